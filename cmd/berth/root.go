@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// globalOptions are the flags every compose command takes, as docker compose's.
+type globalOptions struct {
+	Files            []string
+	ProjectName      string
+	ProjectDirectory string
+	EnvFiles         []string
+	Profiles         []string
+	Parallel         int
+	Progress         string
+	Ansi             string
+	DryRun           bool
+	// Root is berth's state directory (--root, BERTH_ROOT, default /var/lib/berth).
+	Root string
+}
+
+// cli carries the global options and the process's streams to every command.
+// It is built once per run; nothing is global.
+type cli struct {
+	opts   globalOptions
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// exitError carries a specific exit status (e.g. `run`'s command's code).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+func (e *exitError) Unwrap() error { return e.err }
+
+// run executes the CLI with args and returns the process exit status.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := c.newRootCommand()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintln(stderr, ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(stderr, err)
+	return 1
+}
+
+func (c *cli) newRootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "berth [OPTIONS] COMMAND",
+		Short:         "Run compose stacks with no daemon and no Docker",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		// Like docker compose, an unknown command is an error, not help.
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cmd.Help()
+		},
+	}
+	f := root.PersistentFlags()
+	f.StringArrayVarP(&c.opts.Files, "file", "f", nil, "Compose configuration files")
+	f.StringVarP(&c.opts.ProjectName, "project-name", "p", "", "Project name")
+	f.StringVar(&c.opts.ProjectDirectory, "project-directory", "", "Specify an alternate working directory\n(default: the path of the, first specified, Compose file)")
+	f.StringArrayVar(&c.opts.EnvFiles, "env-file", nil, "Specify an alternate environment file")
+	f.StringArrayVar(&c.opts.Profiles, "profile", nil, "Specify a profile to enable")
+	f.IntVar(&c.opts.Parallel, "parallel", -1, "Control max parallelism, -1 for unlimited")
+	f.StringVar(&c.opts.Progress, "progress", "auto", `Set type of progress output ("auto", "tty", "plain", "json", "quiet")`)
+	f.StringVar(&c.opts.Ansi, "ansi", "auto", `Control when to print ANSI control characters ("never"|"always"|"auto")`)
+	f.BoolVar(&c.opts.DryRun, "dry-run", false, "Execute command in dry run mode")
+	defRoot := os.Getenv("BERTH_ROOT")
+	if defRoot == "" {
+		defRoot = "/var/lib/berth"
+	}
+	f.StringVar(&c.opts.Root, "root", defRoot, "berth state directory (also BERTH_ROOT)")
+
+	root.AddCommand(
+		c.newUpCommand(),
+		c.newDownCommand(),
+		c.newPsCommand(),
+		c.newLogsCommand(),
+		c.newExecCommand(),
+		c.newRunCommand(),
+		c.newStartCommand(),
+		c.newStopCommand(),
+		c.newRestartCommand(),
+		c.newKillCommand(),
+		c.newPauseCommand(),
+		c.newUnpauseCommand(),
+		c.newRmCommand(),
+		c.newCreateCommand(),
+		c.newPullCommand(),
+		c.newPushCommand(),
+		c.newBuildCommand(),
+		c.newImagesCommand(),
+		c.newConfigCommand(),
+		c.newLsCommand(),
+		c.newTopCommand(),
+		c.newPortCommand(),
+		c.newWaitCommand(),
+		c.newEventsCommand(),
+		c.newCpCommand(),
+		c.newStatsCommand(),
+		c.newVersionCommand(),
+		c.newImageCommand(),
+		c.newVolumeCommand(),
+		c.newNetworkCommand(),
+		c.newContainerCommand(),
+		c.newSystemCommand(),
+	)
+	return root
+}
+
+// notBuilt is the command that stands in for one whose issue has not landed:
+// it says so in one line and fails, never a silent success.
+func notBuilt(use, short string) *cobra.Command {
+	name := use
+	for i, r := range use {
+		if r == ' ' {
+			name = use[:i]
+			break
+		}
+	}
+	return &cobra.Command{
+		Use:                use,
+		Short:              short + " (not built yet)",
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return fmt.Errorf("berth %s: not built yet", name)
+		},
+	}
+}
