@@ -5,13 +5,6 @@ import (
 	"os"
 )
 
-// runInit is the container init entry point (`berth __init`). It is replaced
-// by engine/runtime's Init when the engine lands.
-func runInit() {
-	fmt.Fprintln(os.Stderr, "berth __init: not built yet")
-	os.Exit(127)
-}
-
 // runMonitor is the per-container monitor entry point (`berth __monitor ID`).
 // It is replaced by engine/monitor's Main when the engine lands.
 func runMonitor() {
