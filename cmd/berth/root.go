@@ -32,6 +32,11 @@ type cli struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+	// environ is the environment commands see; nil = the process's. Tests
+	// set it to run commands in-process under an environment of their own.
+	environ map[string]string
+	// workingDir stands for the current directory; "" = the process's.
+	workingDir string
 }
 
 // exitError carries a specific exit status (e.g. `run`'s command's code).
