@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/berthdev/berth/compose"
 	"github.com/berthdev/berth/engine"
 )
 
@@ -66,15 +67,15 @@ type ObservedVolume struct {
 // observedFromContainer reads the compose labels of c.
 func observedFromContainer(c *engine.Container) ObservedContainer {
 	l := c.Spec.Labels
-	n, _ := strconv.Atoi(l[LabelNumber])
+	n, _ := strconv.Atoi(l[compose.LabelNumber])
 	oc := ObservedContainer{
 		ID:         c.ID,
 		Name:       c.Name,
-		Service:    l[LabelService],
+		Service:    l[compose.LabelService],
 		Number:     n,
-		OneOff:     l[LabelOneoff] == "True",
-		ConfigHash: l[LabelConfigHash],
-		ImageID:    l[LabelImage],
+		OneOff:     l[compose.LabelOneoff] == "True",
+		ConfigHash: l[compose.LabelConfigHash],
+		ImageID:    l[compose.LabelImage],
 		Status:     c.State.Status,
 		ExitCode:   c.State.ExitCode,
 		Created:    c.Created,

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/berthdev/berth/compose"
 )
 
 // OpKind is the kind of one planned operation.
@@ -348,7 +350,7 @@ func (r *reconciler) service(s types.ServiceConfig) (ServicePlan, error) {
 	for i := len(containers); i < expected; i++ {
 		n := next
 		next++
-		name := containerName(project.Name, s, n)
+		name := compose.ServiceContainerName(project.Name, s, n)
 		cause := "no existing container"
 		if len(containers) > 0 {
 			cause = "scale up"
@@ -391,15 +393,6 @@ func notRunningCause(c ObservedContainer) string {
 		return "not running"
 	}
 	return "not running (" + string(c.Status) + ")"
-}
-
-// containerName is the name of replica number of s: container_name when
-// set, else <project>-<service>-<number>.
-func containerName(project string, s types.ServiceConfig, number int) string {
-	if s.ContainerName != "" {
-		return s.ContainerName
-	}
-	return project + "-" + s.Name + "-" + strconv.Itoa(number)
 }
 
 // namespaceRefs are the services s refers to by network_mode, ipc, pid
