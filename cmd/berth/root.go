@@ -56,11 +56,18 @@ func (e *exitError) Unwrap() error { return e.err }
 // run executes the CLI with args and returns the process exit status.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr}
+	return c.execute(ctx, args)
+}
+
+// execute runs one command line with c's streams, environment and
+// directory, prints the error if any, and returns the exit status: 0, the
+// status an exitError carries, else 1 (as docker compose).
+func (c *cli) execute(ctx context.Context, args []string) int {
 	root := c.newRootCommand()
 	root.SetArgs(args)
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
+	root.SetIn(c.stdin)
+	root.SetOut(c.stdout)
+	root.SetErr(c.stderr)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
@@ -68,11 +75,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintln(stderr, ee.err)
+			fmt.Fprintln(c.stderr, ee.err)
 		}
 		return ee.code
 	}
-	fmt.Fprintln(stderr, err)
+	fmt.Fprintln(c.stderr, err)
 	return 1
 }
 
