@@ -1,6 +1,10 @@
 package engine
 
-import "context"
+import (
+	"context"
+
+	"github.com/berthdev/berth/engine/netspec"
+)
 
 // Networker wires containers to networks. The network package implements
 // it; cmd/berth passes it in (engine never imports network). The monitor
@@ -22,21 +26,8 @@ type Networker interface {
 	ServeDNS(ctx context.Context, containerID string, pid int) error
 }
 
-// AttachRequest is one container's networking, resolved.
-type AttachRequest struct {
-	ContainerID   string
-	ContainerName string
-	// Project is the compose project (for rule ownership and cleanup).
-	Project string
-	// Pid is the container init's pid on the host (its netns is /proc/PID/ns/net).
-	Pid  int
-	Spec NetworkSpec
-}
+// AttachRequest is one container's networking, resolved (declared in engine/netspec).
+type AttachRequest = netspec.AttachRequest
 
-// AttachResult is what Attach made.
-type AttachResult struct {
-	Networks map[string]NetworkAttachment
-	Ports    []PortBinding
-	// Hosts are extra /etc/hosts lines ("ip name…"), e.g. host-gateway.
-	Hosts []string
-}
+// AttachResult is what Attach made (declared in engine/netspec).
+type AttachResult = netspec.AttachResult

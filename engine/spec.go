@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/berthdev/berth/engine/mount"
+	"github.com/berthdev/berth/engine/netspec"
 )
 
 // ContainerSpec is everything needed to create one container: the service's
@@ -142,46 +143,14 @@ type Mount struct {
 	Volume string `json:"volume,omitempty"`
 }
 
-// NetworkSpec is how a container is networked.
-type NetworkSpec struct {
-	// Mode is "bridge" (Interfaces), "none", "host", or "container:<id>".
-	Mode string `json:"mode"`
-	// Interfaces are the networks to join in bridge mode, in priority order
-	// (the first one gives the default route).
-	Interfaces []Interface `json:"interfaces,omitempty"`
-	// Ports are the published ports.
-	Ports []PortBinding `json:"ports,omitempty"`
-	// DNS, DNSSearch and DNSOptions go into /etc/resolv.conf (the embedded
-	// resolver 127.0.0.11 is used when DNS is empty and the mode is bridge).
-	DNS        []string `json:"dns,omitempty"`
-	DNSSearch  []string `json:"dns_search,omitempty"`
-	DNSOptions []string `json:"dns_options,omitempty"`
-	// ExtraHosts are "name:ip" lines for /etc/hosts ("host-gateway" is
-	// resolved by the networker).
-	ExtraHosts []string `json:"extra_hosts,omitempty"`
-}
+// NetworkSpec is how a container is networked (declared in engine/netspec, which the monitor shares).
+type NetworkSpec = netspec.NetworkSpec
 
-// Interface is one network the container joins.
-type Interface struct {
-	// Network is the network's name (e.g. "myapp_default").
-	Network string `json:"network"`
-	// Aliases are the DNS names the container answers to on this network
-	// (service name, container name, compose aliases, links).
-	Aliases []string `json:"aliases,omitempty"`
-	// IPv4Address and IPv6Address request fixed addresses; empty means
-	// allocate one.
-	IPv4Address string `json:"ipv4_address,omitempty"`
-	IPv6Address string `json:"ipv6_address,omitempty"`
-	MacAddress  string `json:"mac_address,omitempty"`
-}
+// Interface is one network the container joins (declared in engine/netspec, which the monitor shares).
+type Interface = netspec.Interface
 
-// PortBinding publishes one container port.
-type PortBinding struct {
-	HostIP        string `json:"host_ip,omitempty"`   // "" means all addresses
-	HostPort      uint16 `json:"host_port,omitempty"` // 0 means a random free port
-	ContainerPort uint16 `json:"container_port"`
-	Protocol      string `json:"protocol,omitempty"` // "tcp" (default) or "udp"
-}
+// PortBinding is one published container port (declared in engine/netspec, which the monitor shares).
+type PortBinding = netspec.PortBinding
 
 // Healthcheck is a container health test, as in the image config and compose.
 type Healthcheck struct {
@@ -283,16 +252,8 @@ type HealthProbe struct {
 	Output   string    `json:"output"`
 }
 
-// NetworkAttachment is a container's place on one network.
-type NetworkAttachment struct {
-	Network     string   `json:"network"`
-	IPAddress   string   `json:"ip_address"` // "172.18.0.2"
-	PrefixLen   int      `json:"prefix_len"` // 16
-	Gateway     string   `json:"gateway"`    // "172.18.0.1"
-	IPv6Address string   `json:"ipv6_address,omitempty"`
-	MacAddress  string   `json:"mac_address"`
-	Aliases     []string `json:"aliases,omitempty"`
-}
+// NetworkAttachment is a container's place on one network (declared in engine/netspec, which the monitor shares).
+type NetworkAttachment = netspec.NetworkAttachment
 
 // RootfsMounts is what the snapshotter prepares for a container: the mounts
 // that make its root filesystem, in order (usually one overlay).
