@@ -122,9 +122,12 @@ type Resources struct {
 // Mount is one volume, bind or tmpfs mount of a container.
 type Mount struct {
 	// Type is "bind" (also used for named volumes, whose Source is the
-	// volume's data directory) or "tmpfs".
+	// volume's data directory), "tmpfs", or another filesystem type of the
+	// kernel ("ext4", "nfs", …) for a volume made with driver_opts type/
+	// device/o, mounted in the container's mount namespace from Source.
 	Type string `json:"type"`
-	// Source is an absolute host path (empty for tmpfs).
+	// Source is an absolute host path for bind, the device for other
+	// filesystem types ("tmpfs" or empty for tmpfs).
 	Source string `json:"source,omitempty"`
 	// Target is the absolute path in the container; it is resolved inside
 	// the root filesystem securely (symlinks cannot leave it).
@@ -141,6 +144,12 @@ type Mount struct {
 	// Volume is the named volume's name, for inspect and for refusing to
 	// remove a volume in use.
 	Volume string `json:"volume,omitempty"`
+	// Options are further mount(8) options, passed on to the runtime's
+	// mount: flags ("nosuid", "nodev", "noexec", "ro") and filesystem data
+	// ("size=10m", "uid=1000", "addr=10.0.0.1" of a volume's driver_opts o).
+	// For tmpfs the scheduler sets docker's defaults (nosuid, nodev,
+	// noexec) here unless the compose file overrides them.
+	Options []string `json:"options,omitempty"`
 }
 
 // NetworkSpec is how a container is networked (declared in engine/netspec, which the monitor shares).
