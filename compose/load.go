@@ -95,10 +95,13 @@ func Load(ctx context.Context, opts LoadOptions) (*types.Project, error) {
 	}
 	project, err := po.LoadProject(ctx)
 	if err != nil {
+		if yerr := locateYAMLError(po.ConfigPaths, err); yerr != nil {
+			return nil, yerr
+		}
 		return nil, err
 	}
 	if project.Name == "" {
-		return nil, fmt.Errorf("project name can't be empty. Use `--project-name` to set a valid name: %w", errdefs.ErrInvalidArgument)
+		return nil, invalidf("project name can't be empty. Use `--project-name` to set a valid name")
 	}
 	project, err = project.WithServicesEnabled(opts.Services...)
 	if err != nil {
@@ -141,7 +144,14 @@ func LoadModel(ctx context.Context, opts LoadOptions) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return po.LoadModel(ctx)
+	model, err := po.LoadModel(ctx)
+	if err != nil {
+		if yerr := locateYAMLError(po.ConfigPaths, err); yerr != nil {
+			return nil, yerr
+		}
+		return nil, err
+	}
+	return model, nil
 }
 
 // projectOptions builds compose-go's options in the order docker compose's

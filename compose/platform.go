@@ -1,11 +1,9 @@
 package compose
 
 import (
-	"fmt"
 	"slices"
 
 	"github.com/compose-spec/compose-go/v2/types"
-	"github.com/containerd/errdefs"
 )
 
 // ApplyPlatforms sets the platform of the services that build, as docker
@@ -22,13 +20,13 @@ func ApplyPlatforms(p *types.Project, singlePlatform bool) error {
 		}
 		if def != "" && svc.Platform == "" {
 			if len(svc.Build.Platforms) > 0 && !slices.Contains(svc.Build.Platforms, def) {
-				return fmt.Errorf("service %q build.platforms does not support value set by DOCKER_DEFAULT_PLATFORM: %s: %w", name, def, errdefs.ErrInvalidArgument)
+				return invalidf("service %q build.platforms does not support value set by DOCKER_DEFAULT_PLATFORM: %s", name, def)
 			}
 			svc.Platform = def
 		}
 		if svc.Platform != "" {
 			if len(svc.Build.Platforms) > 0 && !slices.Contains(svc.Build.Platforms, svc.Platform) {
-				return fmt.Errorf("service %q build configuration does not support platform: %s: %w", name, svc.Platform, errdefs.ErrInvalidArgument)
+				return invalidf("service %q build configuration does not support platform: %s", name, svc.Platform)
 			}
 			if singlePlatform || len(svc.Build.Platforms) == 0 {
 				svc.Build.Platforms = []string{svc.Platform}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/template"
 	"github.com/compose-spec/compose-go/v2/types"
-	"github.com/containerd/errdefs"
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
@@ -83,7 +82,7 @@ func (c *cli) newConfigCommand() *cobra.Command {
 // flags first, in docker compose's order, then the model itself.
 func (c *cli) runConfig(ctx context.Context, o configOptions, services []string) error {
 	if o.resolveImageDigests || o.lockImageDigests {
-		return fmt.Errorf("berth config: --resolve-image-digests and --lock-image-digests are not supported (berth does not query registries from config): %w", errdefs.ErrNotImplemented)
+		return notImplemented("berth config: --resolve-image-digests and --lock-image-digests are not supported yet (config does not query registries); pin digests in the compose file instead")
 	}
 	out := c.stdout
 	if o.quiet {
@@ -166,7 +165,7 @@ func (c *cli) configProject(ctx context.Context, o configOptions, services []str
 	case "yaml":
 		return p.MarshalYAML()
 	}
-	return nil, fmt.Errorf("unsupported format %q: %w", o.format, errdefs.ErrInvalidArgument)
+	return nil, invalidArgument("unsupported format %q", o.format)
 }
 
 func (c *cli) configModel(ctx context.Context, o configOptions, services []string) ([]byte, error) {
@@ -190,7 +189,7 @@ func formatModel(model any, format string) ([]byte, error) {
 		}
 		return buf.Bytes(), nil
 	}
-	return nil, fmt.Errorf("unsupported format %q: %w", format, errdefs.ErrInvalidArgument)
+	return nil, invalidArgument("unsupported format %q", format)
 }
 
 // configServices prints service names, dependencies before dependents.
@@ -355,7 +354,7 @@ func (c *cli) configVariables(ctx context.Context, o configOptions, services []s
 		}
 		return w.Flush()
 	}
-	return fmt.Errorf("format value %q could not be parsed: %w", o.format, errdefs.ErrInvalidArgument)
+	return invalidArgument("format value %q could not be parsed: use table, yaml or json", o.format)
 }
 
 // configEnvironment prints the interpolation environment, KEY=VALUE sorted.

@@ -44,7 +44,7 @@ func (c *cli) completeServices(cmd *cobra.Command, args []string, toComplete str
 	opts := c.loadOptions(nil)
 	opts.NoResolveEnvironment = true
 	opts.NoConsistency = true
-	p, err := compose.Load(cmd.Context(), opts)
+	p, err := loadForCompletion(cmd, opts)
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
@@ -64,4 +64,14 @@ func (c *cli) completeServices(cmd *cobra.Command, args []string, toComplete str
 		}
 	}
 	return out, cobra.ShellCompDirectiveNoFileComp
+}
+
+// loadForCompletion loads the project for a completion function; cobra may
+// call those without a context.
+func loadForCompletion(cmd *cobra.Command, opts compose.LoadOptions) (*types.Project, error) {
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return compose.Load(ctx, opts)
 }

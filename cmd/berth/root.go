@@ -23,6 +23,10 @@ type globalOptions struct {
 	DryRun           bool
 	// Root is berth's state directory (--root, BERTH_ROOT, default /var/lib/berth).
 	Root string
+	// NoColor is set by NO_COLOR: print no colours (progress mode unchanged).
+	NoColor bool
+	// version is the hidden -v/--version flag of docker compose.
+	version bool
 }
 
 // cli carries the global options and the process's streams to every command.
@@ -72,6 +76,11 @@ func (c *cli) execute(ctx context.Context, args []string) int {
 	if err == nil {
 		return 0
 	}
+	var ue *usageError
+	if errors.As(err, &ue) {
+		ue.print(c.stderr)
+		return 1
+	}
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
@@ -83,6 +92,16 @@ func (c *cli) execute(ctx context.Context, args []string) int {
 	return 1
 }
 
+// getenv reads the environment commands see (c.environ, else the
+// process's).
+func (c *cli) getenv(key string) (string, bool) {
+	if c.environ != nil {
+		v, ok := c.environ[key]
+		return v, ok
+	}
+	return os.LookupEnv(key)
+}
+
 func (c *cli) newRootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "berth [OPTIONS] COMMAND",
@@ -90,9 +109,18 @@ func (c *cli) newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		// Like docker compose, an unknown command is an error, not help.
-		Args: cobra.NoArgs,
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return cmd.Help()
+			if c.opts.version {
+				return c.runVersion(versionOptions{})
+			}
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			return unknownCommand(cmd, args[0])
+		},
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return c.validateGlobalFlags(cmd)
 		},
 	}
 	f := root.PersistentFlags()
@@ -105,11 +133,17 @@ func (c *cli) newRootCommand() *cobra.Command {
 	f.StringVar(&c.opts.Progress, "progress", "auto", `Set type of progress output ("auto", "tty", "plain", "json", "quiet")`)
 	f.StringVar(&c.opts.Ansi, "ansi", "auto", `Control when to print ANSI control characters ("never"|"always"|"auto")`)
 	f.BoolVar(&c.opts.DryRun, "dry-run", false, "Execute command in dry run mode")
-	defRoot := os.Getenv("BERTH_ROOT")
+	defRoot, _ := c.getenv("BERTH_ROOT")
 	if defRoot == "" {
 		defRoot = "/var/lib/berth"
 	}
 	f.StringVar(&c.opts.Root, "root", defRoot, "berth state directory (also BERTH_ROOT)")
+	root.Flags().BoolVarP(&c.opts.version, "version", "v", false, "Show the berth version information")
+	_ = root.Flags().MarkHidden("version")
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return &usageError{cmd: cmd, err: err}
+	})
+	c.registerGlobalCompletions(root)
 
 	root.AddCommand(
 		c.newUpCommand(),
@@ -145,6 +179,10 @@ func (c *cli) newRootCommand() *cobra.Command {
 		c.newContainerCommand(),
 		c.newSystemCommand(),
 	)
+	for _, sub := range root.Commands() {
+		decorate(sub)
+	}
+	root.DisableFlagsInUseLine = true
 	return root
 }
 
