@@ -1,13 +1,9 @@
 package main
 
-import (
-	"fmt"
-	"os"
-)
+import "github.com/berthdev/berth/engine/runtime"
 
-// runInit is the container init entry point (`berth __init`). It is replaced
-// by engine/runtime's Init when the engine lands.
+// runInit is the container init entry point (`berth __init`): the monitor
+// re-executes berth as it in the container's new namespaces.
 func runInit() {
-	fmt.Fprintln(os.Stderr, "berth __init: not built yet")
-	os.Exit(127)
+	runtime.Init() // never returns
 }

@@ -29,8 +29,15 @@ type Config struct {
 	Args []string `json:"args"`
 	Env  []string `json:"env"`
 	Cwd  string   `json:"cwd"`
-	// UID, GID and AdditionalGids are already resolved from the image's
-	// /etc/passwd and /etc/group.
+	// User is "user[:group]" by name or id, resolved by the init in the
+	// container's own /etc/passwd and /etc/group (the overlay is only
+	// mounted inside the container's mount namespace). When set it replaces
+	// UID and GID and gives the user's supplementary groups; empty means
+	// UID and GID as given.
+	User string `json:"user,omitempty"`
+	// GroupAdd are extra groups by name or id (compose group_add), resolved
+	// like User and added to AdditionalGids.
+	GroupAdd       []string `json:"group_add,omitempty"`
 	UID            uint32   `json:"uid"`
 	GID            uint32   `json:"gid"`
 	AdditionalGids []uint32 `json:"additional_gids,omitempty"`
@@ -55,6 +62,11 @@ type Config struct {
 	MaskedPaths   []string `json:"masked_paths,omitempty"`
 	ReadonlyPaths []string `json:"readonly_paths,omitempty"`
 	Devices       []Device `json:"devices,omitempty"`
+	// DeviceRules are the device cgroup rules (Docker's default allow list,
+	// the mapped devices, device_cgroup_rules; allow-all when privileged).
+	// The init ignores them: the cgroups part applies them (v1 devices
+	// controller; v2 needs an eBPF program).
+	DeviceRules []DeviceRule `json:"device_rules,omitempty"`
 
 	Rlimits     []Rlimit          `json:"rlimits,omitempty"`
 	Sysctls     map[string]string `json:"sysctls,omitempty"`
@@ -62,7 +74,7 @@ type Config struct {
 	ShmSize     int64             `json:"shm_size,omitempty"`
 
 	// Tty makes the init allocate a pty in the container's devpts and send
-	// the master over the console socket (fd 5).
+	// the master over the console socket (fd 5); Process.Console is it.
 	Tty bool `json:"tty,omitempty"`
 	// Init runs berth's minimal init as PID 1 (signal forwarding, reaping)
 	// with the user's process as its child.
