@@ -69,7 +69,7 @@ func ctr(service string, n int, status engine.Status, hash string) ObservedConta
 		ConfigHash: hash, Status: status, Created: time.Unix(int64(n), 0)}
 }
 
-func running(p *types.Project) *Observed {
+func runningObserved(p *types.Project) *Observed {
 	o := &Observed{Project: "app",
 		Networks: map[string]ObservedNetwork{"app_default": {Name: "app_default"}},
 		Volumes:  map[string]ObservedVolume{"app_data": {Name: "app_data"}},
@@ -136,7 +136,7 @@ service:web:1 Keep app-web-1: up to date
 			yaml:   webstack,
 			images: map[string]string{"web": "sha256:new"},
 			observed: func(p *types.Project) *Observed {
-				o := running(p)
+				o := runningObserved(p)
 				for i := range o.Containers {
 					o.Containers[i].ImageID = "sha256:old"
 				}
@@ -297,7 +297,7 @@ service:a:1 StartContainer app-a-1: created
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := loadTestProject(t, tc.yaml)
-			obs := running(p)
+			obs := runningObserved(p)
 			if tc.observed != nil {
 				obs = tc.observed(p)
 			}
@@ -314,7 +314,7 @@ service:a:1 StartContainer app-a-1: created
 
 func TestMakePlanNothingChangedIsEmpty(t *testing.T) {
 	p := loadTestProject(t, strings.ReplaceAll(webstack, "condition: service_completed_successfully", "condition: service_started"))
-	obs := running(p)
+	obs := runningObserved(p)
 	for i := range obs.Containers {
 		obs.Containers[i].Status = engine.StatusRunning
 	}
