@@ -49,4 +49,3 @@ func (s *Service) completeSpec(ctx context.Context, p *types.Project, svc types.
 	}
 	return spec, nil
 }
-
