@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -349,29 +348,25 @@ func (c *Cgroup) Remove(ctx context.Context) error {
 // removeTree removes the cgroup dir and any sub-cgroups a container made,
 // retrying while the kernel still reports it busy (exiting tasks).
 func (m *Manager) removeTree(ctx context.Context, dir string) error {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		if isNotExist(err) {
-			return nil
-		}
-		return fmt.Errorf("remove cgroup %s: %w", dir, err)
-	}
-	for _, e := range ents {
-		if e.IsDir() {
-			if err := m.removeTree(ctx, filepath.Join(dir, e.Name())); err != nil {
-				return err
-			}
-		}
-	}
 	delay := 100 * time.Microsecond
 	deadline := time.Now().Add(2 * time.Second)
-	for {
+	for children := true; ; {
 		err := m.sys.rmdir(dir)
 		if err == nil || isNotExist(err) {
 			return nil
 		}
-		if !errors.Is(err, unix.EBUSY) || time.Now().After(deadline) {
+		busy := errors.Is(err, unix.EBUSY) || errors.Is(err, unix.ENOTEMPTY)
+		if !busy || time.Now().After(deadline) {
 			return fmt.Errorf("remove cgroup %s: %w", dir, err)
+		}
+		if children { // sub-cgroups a container made: remove them first, once
+			children = false
+			for _, sub := range subdirs(dir) {
+				if err := m.removeTree(ctx, filepath.Join(dir, sub)); err != nil {
+					return err
+				}
+			}
+			continue
 		}
 		select {
 		case <-ctx.Done():

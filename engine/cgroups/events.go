@@ -25,8 +25,9 @@ func (c *Cgroup) WaitEmpty(ctx context.Context) error {
 			return nil
 		case err == nil:
 			// hybrid: a process placed in the v1 hierarchies alone is not
-			// seen by the unified one; make sure.
-			if pids, err := c.Pids(); err == nil && len(pids) == 0 {
+			// seen by the unified one. Placement writes every v1 hierarchy,
+			// so one tells.
+			if pids, err := libcg.GetAllPids(c.m.dirs(c.rel)[0]); err == nil && len(pids) == 0 {
 				return nil
 			}
 		case !isNotExist(err):
@@ -60,6 +61,11 @@ func (c *Cgroup) pollEmpty(ctx context.Context) error {
 // inotify IN_MODIFY, so this never polls. It returns an os.ErrNotExist error
 // when dir has no cgroup.events to watch.
 func waitUnpopulated(ctx context.Context, dir string) error {
+	// Most callers come after the processes exited: answer those without
+	// an inotify instance, whose close costs the kernel an RCU grace period.
+	if populated, err := readPopulated(dir); err != nil || !populated {
+		return err
+	}
 	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
 	if err != nil {
 		return fmt.Errorf("inotify_init1: %w", err)
