@@ -39,7 +39,9 @@ func capByName(name string) (capability.Cap, bool) {
 	return 0, false
 }
 
-// AllCapabilities lists every capability this kernel supports ("CAP_…").
+// AllCapabilities lists every capability berth can give: those the kernel
+// supports that are in berth's own bounding set (as docker's privileged
+// gets what the daemon has), "CAP_…".
 func AllCapabilities() []string {
 	list, err := capability.ListSupported()
 	if err != nil {
@@ -47,6 +49,11 @@ func AllCapabilities() []string {
 	}
 	out := make([]string, 0, len(list))
 	for _, c := range list {
+		// PR_CAPBSET_READ asks the calling thread (/proc/self/status would
+		// show the main thread, which a locked exec may have restricted).
+		if in, err := capability.GetBound(c); err == nil && !in {
+			continue
+		}
 		out = append(out, "CAP_"+strings.ToUpper(c.String()))
 	}
 	return out

@@ -123,6 +123,8 @@ type placement struct {
 	useCgFD  int        // v2 dir for CLONE_INTO_CGROUP, or 0
 	rlimits  []Rlimit
 	oomScore *int
+	// uid and gid are the process's, for prlimit without CAP_SYS_RESOURCE.
+	uid, gid uint32
 }
 
 func (p *placement) needed() bool {
@@ -186,6 +188,7 @@ func execOnThread(pidfd int, cfg ExecConfig, pl *placement) (_ *ExecProcess, err
 	if err != nil {
 		return nil, &StartError{Msg: err.Error(), Code: 126}
 	}
+	pl.uid, pl.gid = uid, gid
 	env := withHome(cfg.Env, home)
 	path, err := lookPath(cfg.Args, env)
 	if err != nil {
@@ -353,15 +356,6 @@ func (pl *placement) apply(pid int) error {
 			return fmt.Errorf("exec: place process in cgroup %s: %w", f.Name(), err)
 		}
 	}
-	for _, l := range pl.rlimits {
-		res, name, ok := rlimitType(l.Type)
-		if !ok {
-			continue
-		}
-		if err := unix.Prlimit(pid, res, &unix.Rlimit{Cur: l.Soft, Max: l.Hard}, nil); err != nil {
-			return fmt.Errorf("exec: ulimit %s: %w", name, err)
-		}
-	}
 	if pl.oomScore != nil {
 		fd, err := unix.Openat(int(pl.procDir.Fd()), strconv.Itoa(pid)+"/oom_score_adj", unix.O_WRONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
@@ -372,6 +366,38 @@ func (pl *placement) apply(pid int) error {
 		if err != nil {
 			return fmt.Errorf("exec: oom_score_adj: %w", err)
 		}
+	}
+	switched := false
+	for _, l := range pl.rlimits {
+		res, name, ok := rlimitType(l.Type)
+		if !ok {
+			continue
+		}
+		lim := &unix.Rlimit{Cur: l.Soft, Max: l.Hard}
+		err := unix.Prlimit(pid, res, lim, nil)
+		if errors.Is(err, unix.EPERM) && !switched {
+			// Without CAP_SYS_RESOURCE only a process with the same ids
+			// may change another's limits: take them on this thread (it
+			// is thrown away afterwards; raw syscalls, not Go's
+			// all-threads ones).
+			if err = switchThreadIDs(pl.uid, pl.gid); err == nil {
+				switched = true
+				err = unix.Prlimit(pid, res, lim, nil)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("exec: ulimit %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func switchThreadIDs(uid, gid uint32) error {
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(gid), uintptr(gid), uintptr(gid)); e != 0 {
+		return e
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(uid), uintptr(uid), uintptr(uid)); e != 0 {
+		return e
 	}
 	return nil
 }

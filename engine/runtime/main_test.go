@@ -55,6 +55,9 @@ func busyboxRootfs(t testing.TB) string {
 // makeRootfs builds a minimal image in dir from the host's busybox-static:
 // applets as symlinks, a root and a non-root user, groups.
 func makeRootfs(dir string) error {
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return err
+	}
 	bb, err := exec.LookPath("busybox")
 	if err != nil {
 		return fmt.Errorf("busybox-static is needed: %w", err)

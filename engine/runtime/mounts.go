@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/containerd/errdefs"
+	securejoin "github.com/cyphar/filepath-securejoin"
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 )
@@ -52,7 +53,15 @@ func mountOne(rootDir *os.File, root string, m Mount) error {
 	if err := checkSymlinks(root, m.Target); err != nil {
 		return err
 	}
-	clean := path.Clean(m.Target)
+	// Resolve symlinks in scope first (a dangling one such as /abs ->
+	// /somewhere is followed inside the root, as docker does), then make
+	// the mount point through handles, so that a component swapped in the
+	// meantime still cannot lead outside.
+	resolved, err := securejoin.SecureJoin(root, m.Target)
+	if err != nil {
+		return err
+	}
+	clean := "/" + strings.TrimPrefix(strings.TrimPrefix(resolved, root), "/")
 	if clean == "/" || clean == "/proc" || strings.HasPrefix(clean, "/proc/") {
 		return fmt.Errorf("mounting over %s is not allowed: %w", clean, errdefs.ErrInvalidArgument)
 	}
@@ -281,9 +290,7 @@ func parseMountOptions(m Mount) (flags uintptr, data []string, prop uintptr, err
 	}
 	switch m.Propagation {
 	case "", "rprivate":
-		if m.Type != "tmpfs" {
-			prop = unix.MS_PRIVATE | unix.MS_REC
-		}
+		// Already so: the whole mount namespace was made rprivate first.
 	case "private":
 		prop = unix.MS_PRIVATE
 	case "shared":

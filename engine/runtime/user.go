@@ -22,8 +22,9 @@ const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 // ResolveUser resolves spec ("user", "uid", "user:group", "uid:gid", "" for
 // root) and groupAdd (names or ids) against the /etc/passwd and /etc/group
 // of the root filesystem at rootfsDir, both resolved inside it (a symlink in
-// the image cannot make berth read a host file). A named user gets the
-// supplementary groups /etc/group lists it in; home is its home directory
+// the image cannot make berth read a host file). gids are the supplementary
+// groups as docker sets them: the primary group, the groups /etc/group
+// lists a named user in, then groupAdd. home is the user's home directory
 // ("/" when unknown). A name that is not found is an error that names it;
 // a number that is not found is used as is.
 //
@@ -43,8 +44,11 @@ func ResolveUser(rootfsDir, spec string, groupAdd []string) (uid, gid uint32, gi
 	if err != nil {
 		return 0, 0, nil, "", fmt.Errorf("%w (user %q)", err, spec)
 	}
+	// The primary group is a supplementary group too, as docker sets it
+	// (moby's fix for GHSA-rc4r-wh2q-q6c4).
+	gids = []uint32{uint32(eu.Gid)}
 	for _, g := range eu.Sgids {
-		gids = append(gids, uint32(g))
+		gids = appendUnique(gids, uint32(g))
 	}
 	if len(groupAdd) > 0 {
 		var r io.Reader
