@@ -315,8 +315,9 @@ func (r *mountResolver) named(ctx context.Context, v types.ServiceVolumeConfig, 
 	}
 	m.ReadOnly = m.ReadOnly || v.ReadOnly
 	// Docker copies the image's content into an empty volume unless
-	// nocopy; never into a subpath (the volume is shared by design).
-	m.CopyUp = subpath == "" && (v.Volume == nil || !v.Volume.NoCopy)
+	// nocopy; never into a subpath (the volume is shared by design), and
+	// here not into tmpfs or device volumes (mounted afresh per container).
+	m.CopyUp = m.Type == "bind" && subpath == "" && (v.Volume == nil || !v.Volume.NoCopy)
 	return m, nil
 }
 
@@ -397,6 +398,7 @@ func parseTmpfs(s string) (engine.Mount, error) {
 			m.ReadOnly = false
 		case o == "exec" || o == "suid" || o == "dev":
 			flags["no"+o] = false
+			data = append(data, o) // explicit: the runtime defaults to no<o>
 		case o == "noexec" || o == "nosuid" || o == "nodev":
 			flags[o] = true
 		case key == "size" && hasVal:

@@ -264,7 +264,7 @@ services:
 			want: "/cache tmpfs src=tmpfs size=10485760 mode=700 opts=nosuid,nodev,noexec\n" +
 				"/ro tmpfs src=tmpfs ro opts=nosuid,nodev,noexec,size=50%\n" +
 				"/run tmpfs src=tmpfs opts=nosuid,nodev,noexec\n" +
-				"/tmp tmpfs src=tmpfs size=67108864 mode=1770 opts=nosuid,nodev,uid=1000\n",
+				"/tmp tmpfs src=tmpfs size=67108864 mode=1770 opts=nosuid,nodev,exec,uid=1000\n",
 		},
 		{
 			name: "tmpfs bad size",
@@ -330,7 +330,7 @@ services:
 volumes:
   scratch: {driver_opts: {type: tmpfs, device: tmpfs, o: "size=100m,uid=1000"}}
   host: {driver_opts: {type: none, o: "bind,ro", device: /}}`,
-			want: "/host bind src=/ vol=app_host ro copyup\n/scratch tmpfs src=tmpfs vol=app_scratch copyup opts=size=100m,uid=1000\n",
+			want: "/host bind src=/ vol=app_host ro copyup\n/scratch tmpfs src=tmpfs vol=app_scratch opts=size=100m,uid=1000\n",
 		},
 		{
 			name: "image mounts are not supported",

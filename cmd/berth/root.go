@@ -172,6 +172,7 @@ func (c *cli) newRootCommand() *cobra.Command {
 		c.newEventsCommand(),
 		c.newCpCommand(),
 		c.newStatsCommand(),
+		c.newVolumesCommand(),
 		c.newVersionCommand(),
 		c.newImageCommand(),
 		c.newVolumeCommand(),
