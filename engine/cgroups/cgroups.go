@@ -25,6 +25,16 @@
 // cgroup.events with inotify, and removing the project cgroup once its last
 // container is gone (never the parent, never another project's).
 //
+// How the engine uses it (C's runtime and D's monitor):
+//
+//	cg, err := m.Create(ctx, project, id, limits) // or m.Load(project, id) from another process
+//	fd, _ := cg.FD()                              // v2: start the init with CLONE_INTO_CGROUP (fd > 0)
+//	// v1/hybrid (fd == -1): cg.Apply(pid) after clone, before the init may fork
+//	// exec: CgroupFD = cg.FD() on v2, CgroupPaths = cg.Paths() on v1
+//	…
+//	oom := cg.OOMKilled()                         // with SIGKILL: docker's OOMKilled, exit 137
+//	cg.Kill(ctx); cg.Remove(ctx)                  // Remove waits for the processes to be gone
+//
 // Invariants: every call works from any process (the monitor and the CLI act
 // on the same container's cgroup; Load opens it by name); nothing is cached
 // on disk; creation rolls back what it made; Remove and Sweep tolerate what is

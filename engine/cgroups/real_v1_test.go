@@ -79,6 +79,14 @@ func TestRealRootV1Limits(t *testing.T) {
 		t.Errorf("devices.list = %q\nwant %q", gotDev, wantDev)
 	}
 
+	l.PidsLimit, l.CPUShares = 30, 2048
+	if err := cg.Update(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	if got := readCg(t, p["pids"], "pids.max") + " " + readCg(t, p["cpu"], "cpu.shares"); got != "30 2048" {
+		t.Errorf("after Update pids.max, cpu.shares = %s, want 30 2048", got)
+	}
+
 	sleep := exec.Command("sleep", "100")
 	if err := sleep.Start(); err != nil {
 		t.Fatal(err)
@@ -106,8 +114,8 @@ func TestRealRootV1Limits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.PidsCurrent != 1 || st.PidsLimit != 20 || st.MemoryLimit != 64*mib || st.OOMKills != 0 {
-		t.Errorf("Stats = %+v; want 1 pid of 20, memory limit 64 MiB, no OOM kill", st)
+	if st.PidsCurrent != 1 || st.PidsLimit != 30 || st.MemoryLimit != 64*mib || st.OOMKills != 0 {
+		t.Errorf("Stats = %+v; want 1 pid of 30, memory limit 64 MiB, no OOM kill", st)
 	}
 	if cg.OOMKilled() {
 		t.Error("OOMKilled on a sleeping process")

@@ -117,8 +117,20 @@ func TestRealRootV2CloneIntoKillEvents(t *testing.T) {
 		t.Errorf("Stats.PidsCurrent = %d, want 3", st.PidsCurrent)
 	}
 
+	// cgroup.freeze needs no controller either.
+	if err := cg.Freeze(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := cg.Frozen(); err != nil || !f {
+		t.Errorf("Frozen = %v, %v after Freeze", f, err)
+	}
+	if ev := readCg(t, cg.Paths()[""], "cgroup.events"); !strings.Contains(ev, "frozen 1") {
+		t.Errorf("cgroup.events = %q after Freeze", ev)
+	}
+
 	done := make(chan error, 1)
 	go func() { done <- cg.WaitEmpty(ctx) }()
+	// cgroup.kill kills frozen processes as well.
 	if err := cg.Kill(ctx); err != nil {
 		t.Fatal(err)
 	}
