@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -41,7 +42,15 @@ func TestVolumeCommands(t *testing.T) {
 		t.Fatalf("create existing printed %q", out)
 	}
 
-	want := "DRIVER    VOLUME NAME\nlocal     " + anon + "\nlocal     a2\nlocal     a10\nlocal     scratch\nlocal     shop_data\n"
+	names := []string{"a10", "a2", "scratch", "shop_data", anon}
+	slices.SortFunc(names, naturalCompare) // the random name sorts anywhere
+	want := "DRIVER    VOLUME NAME\n"
+	for _, n := range names {
+		want += "local     " + n + "\n"
+	}
+	if i := slices.Index(names, "a2"); names[i+1] != "a10" {
+		t.Fatalf("natural order: %v", names)
+	}
 	if out := mustRun("volume", "ls"); out != want {
 		t.Fatalf("ls:\n%s\nwant:\n%s", out, want)
 	}
