@@ -85,6 +85,10 @@ func YAMLSyntaxError(file string, content []byte) error {
 			// is where to look
 			mark, ctx = ctx, yaml4.Mark{}
 		}
+		if mark.Line > len(lines) {
+			// past the last line: point just after the end of input
+			mark = yaml4.Mark{Line: len(lines), Column: len(lines[len(lines)-1]) + 1}
+		}
 		msg := le.Message
 		if ctx.Line > 0 && (ctx.Line != mark.Line || ctx.Column != mark.Column) {
 			msg += fmt.Sprintf(" (%s that starts at line %d, column %d)", le.ContextMsg, ctx.Line, ctx.Column)
