@@ -116,8 +116,8 @@ func Load(ctx context.Context, opts LoadOptions) (*types.Project, error) {
 			LabelConfigFiles: strings.Join(project.ComposeFiles, ","),
 			LabelOneoff:      "False",
 		}
-		if len(po.EnvFiles) != 0 && len(opts.EnvFiles) != 0 {
-			s.CustomLabels[LabelEnvironmentFile] = strings.Join(po.EnvFiles, ",")
+		if envFiles := explicitEnvFiles(opts); len(envFiles) != 0 {
+			s.CustomLabels[LabelEnvironmentFile] = strings.Join(envFiles, ",")
 		}
 		project.Services[name] = s
 	}
@@ -196,14 +196,7 @@ func projectOptions(opts LoadOptions) (*cli.ProjectOptions, error) {
 	for _, f := range opts.Files {
 		files = append(files, abs(f))
 	}
-	envFiles := opts.EnvFiles
-	if len(envFiles) == 0 && env[composeEnvFiles] != "" {
-		envFiles = strings.FieldsFunc(env[composeEnvFiles], func(r rune) bool { return r == ',' })
-	}
-	envFiles = append([]string(nil), envFiles...)
-	for i, f := range envFiles {
-		envFiles[i] = abs(f)
-	}
+	envFiles := explicitEnvFiles(LoadOptions{EnvFiles: opts.EnvFiles, Environment: env, WorkingDir: wd})
 	projectDir := abs(opts.ProjectDirectory)
 
 	// docker compose first copies COMPOSE_* variables of the env files into
@@ -261,6 +254,34 @@ func projectOptions(opts LoadOptions) (*cli.ProjectOptions, error) {
 		},
 	)
 	return cli.NewProjectOptions(files, fns...)
+}
+
+// explicitEnvFiles are the env files given by --env-file, else by
+// COMPOSE_ENV_FILES (comma separated), made absolute against the working
+// directory; nil when neither is set (the project's .env is then used).
+func explicitEnvFiles(opts LoadOptions) []string {
+	files := opts.EnvFiles
+	if len(files) == 0 {
+		v, ok := opts.Environment[composeEnvFiles]
+		if opts.Environment == nil {
+			v, ok = os.LookupEnv(composeEnvFiles)
+		}
+		if ok && v != "" {
+			files = strings.FieldsFunc(v, func(r rune) bool { return r == ',' })
+		}
+	}
+	out := make([]string, 0, len(files))
+	for _, f := range files {
+		if !filepath.IsAbs(f) {
+			wd := opts.WorkingDir
+			if wd == "" {
+				wd, _ = os.Getwd()
+			}
+			f = filepath.Join(wd, f)
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 // composeEnvFiles is docker compose's default for --env-file.

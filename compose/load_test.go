@@ -77,3 +77,41 @@ func TestLoadNoFile(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestLoadEnvFiles(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "compose.yaml"), "services:\n  web:\n    image: ${IMG:-unset}\n")
+	writeFile(t, filepath.Join(dir, ".env"), "IMG=dotenv\n")
+	writeFile(t, filepath.Join(dir, "a.env"), "IMG=a\n")
+	writeFile(t, filepath.Join(dir, "b.env"), "IMG=b\n")
+	ctx := context.Background()
+	tests := []struct {
+		name     string
+		opts     LoadOptions
+		img      string
+		envLabel string
+	}{
+		{"project .env", LoadOptions{}, "dotenv", ""},
+		{"--env-file, the last wins", LoadOptions{EnvFiles: []string{"a.env", "b.env"}}, "b",
+			filepath.Join(dir, "a.env") + "," + filepath.Join(dir, "b.env")},
+		{"COMPOSE_ENV_FILES", LoadOptions{Environment: map[string]string{"COMPOSE_ENV_FILES": "a.env"}}, "a", filepath.Join(dir, "a.env")},
+		{"COMPOSE_DISABLE_ENV_FILE", LoadOptions{Environment: map[string]string{"COMPOSE_DISABLE_ENV_FILE": "true"}}, "unset", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := tc.opts
+			opts.WorkingDir = dir
+			if opts.Environment == nil {
+				opts.Environment = map[string]string{}
+			}
+			p, err := Load(ctx, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			web := p.Services["web"]
+			if web.Image != tc.img || web.CustomLabels[LabelEnvironmentFile] != tc.envLabel {
+				t.Errorf("image %q label %q, want %q %q", web.Image, web.CustomLabels[LabelEnvironmentFile], tc.img, tc.envLabel)
+			}
+		})
+	}
+}
