@@ -93,6 +93,8 @@ func TestUsageErrors(t *testing.T) {
 			[]string{`"berth version" accepts no arguments` + "\nSee 'berth version --help'.\n\nUsage:  berth version [OPTIONS]\n"}},
 		{"unknown command", []string{"nosuch"}, 1, []string{"'nosuch' is not a berth command", "See 'berth --help'.", "Usage:  berth [OPTIONS] COMMAND"}},
 		{"unknown command suggestion", []string{"versio"}, 1, []string{"Did you mean this?\n\tversion"}},
+		{"misspelt command suggestion", []string{"conifg"}, 1, []string{"Did you mean this?\n\tconfig"}},
+		{"invalid project name", []string{"-p", "My Project", "config"}, 1, []string{`invalid project name "My Project"`}},
 		{"bad --progress", []string{"--progress", "loud", "config", "-q"}, 1, []string{`unsupported --progress value "loud"`}},
 		{"bad --ansi", []string{"--ansi", "sometimes", "config", "-q"}, 1, []string{`invalid --ansi value "sometimes"`}},
 		{"conflicting progress and ansi", []string{"--ansi", "never", "--progress", "tty", "config", "-q"}, 1,

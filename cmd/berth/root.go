@@ -184,6 +184,7 @@ func (c *cli) newRootCommand() *cobra.Command {
 		decorate(sub)
 	}
 	root.DisableFlagsInUseLine = true
+	root.SuggestionsMinimumDistance = 2
 	return root
 }
 
