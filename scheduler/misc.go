@@ -107,10 +107,10 @@ func (s *Service) Events(ctx context.Context, project string, services []string,
 			if !ok {
 				return nil
 			}
-			if e.Labels["com.docker.compose.project"] != project {
+			if e.Attributes["com.docker.compose.project"] != project {
 				continue
 			}
-			if len(services) > 0 && !contains(services, e.Labels["com.docker.compose.service"]) {
+			if len(services) > 0 && !contains(services, e.Attributes["com.docker.compose.service"]) {
 				continue
 			}
 			if err := fn(e); err != nil {
@@ -118,4 +118,30 @@ func (s *Service) Events(ctx context.Context, project string, services []string,
 			}
 		}
 	}
+}
+
+// Stats samples the resource figures of the project's running containers.
+func (s *Service) Stats(ctx context.Context, project string, services []string) ([]*engine.Stats, error) {
+	cs, err := s.projectContainers(ctx, project, filter{services: services, runningOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*engine.Stats, 0, len(cs))
+	for _, c := range cs {
+		st, err := s.engine.Stats(ctx, c.ID)
+		if err != nil {
+			if errdefs.IsNotFound(err) {
+				continue
+			}
+			return nil, fmt.Errorf("stats of %s: %w", c.Name, err)
+		}
+		if st.Name == "" {
+			st.Name = c.Name
+		}
+		if st.ID == "" {
+			st.ID = c.ID
+		}
+		out = append(out, st)
+	}
+	return out, nil
 }

@@ -32,7 +32,7 @@ func (c *cli) newEventsCommand() *cobra.Command {
 			}
 			b.Close()
 			return b.Events(cmd.Context(), name, args, func(e engine.Event) error {
-				service := e.Labels["com.docker.compose.service"]
+				service := e.Attributes["com.docker.compose.service"]
 				if asJSON {
 					out, err := json.Marshal(map[string]any{
 						"time": e.Time, "type": "container", "action": e.Action, "id": e.ID,

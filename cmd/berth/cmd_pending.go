@@ -87,3 +87,11 @@ func (c *cli) newEventsCommand() *cobra.Command {
 func (c *cli) newBuildCommand() *cobra.Command {
 	return notBuilt("build [OPTIONS] [SERVICE...]", "Build or rebuild services")
 }
+
+func (c *cli) newCpCommand() *cobra.Command {
+	return notBuilt("cp [OPTIONS] SERVICE:SRC_PATH DEST_PATH|-", "Copy files/folders between a service container and the local filesystem")
+}
+
+func (c *cli) newStatsCommand() *cobra.Command {
+	return notBuilt("stats [OPTIONS] [SERVICE]", "Display a live stream of container(s) resource usage statistics")
+}
