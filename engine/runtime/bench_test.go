@@ -1,0 +1,173 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/berthdev/berth/engine/mount"
+	"github.com/berthdev/berth/engine/testutil"
+	mobyseccomp "github.com/moby/profiles/seccomp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+const benchRuns = 50
+
+// BenchmarkStartTrue measures, for `true` on the busybox rootfs with
+// docker's defaults (all namespaces, caps, masked paths, seccomp):
+//   - start: from Start to the user's process exec'd (Start returning);
+//   - run: from Start to the process reaped;
+//   - overlay: start, with an overlay root filesystem (fresh upper per run);
+//   - exec: Exec of `true` into a running container, until reaped.
+func BenchmarkStartTrue(b *testing.B) {
+	testutil.RequiresRoot(b)
+	ctx := context.Background()
+	cfg := build(b, spec(b, "true"))
+	b.Run("start", func(b *testing.B) {
+		testutil.Measure(b, benchRuns, func(int) time.Duration {
+			t0 := time.Now()
+			p, err := Start(ctx, cfg, StartOptions{})
+			d := time.Since(t0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = p.Wait()
+			return d
+		})
+	})
+	b.Run("run", func(b *testing.B) {
+		testutil.Measure(b, benchRuns, func(int) time.Duration {
+			t0 := time.Now()
+			p, err := Start(ctx, cfg, StartOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = p.Wait()
+			return time.Since(t0)
+		})
+	})
+	b.Run("overlay", func(b *testing.B) {
+		dir := b.TempDir()
+		ocfg := cfg
+		testutil.Measure(b, benchRuns, func(i int) time.Duration {
+			upper, work := filepath.Join(dir, fmt.Sprint(i), "upper"), filepath.Join(dir, fmt.Sprint(i), "work")
+			_ = os.MkdirAll(upper, 0o755)
+			_ = os.MkdirAll(work, 0o755)
+			ocfg.Rootfs = []mount.Mount{{Type: "overlay", Source: "overlay", Options: []string{
+				"lowerdir=" + busyboxRootfs(b), "upperdir=" + upper, "workdir=" + work}}}
+			t0 := time.Now()
+			p, err := Start(ctx, ocfg, StartOptions{})
+			d := time.Since(t0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = p.Wait()
+			return d
+		})
+	})
+	b.Run("exec", func(b *testing.B) {
+		scfg := build(b, spec(b, "sleep", "60"))
+		p, err := Start(ctx, scfg, StartOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer func() { _ = p.Signal(9); _, _ = p.Wait() }()
+		ec := ExecConfig{Args: []string{"true"}, Env: scfg.Env, Capabilities: scfg.Capabilities,
+			Seccomp: scfg.Seccomp, Rlimits: scfg.Rlimits}
+		testutil.Measure(b, benchRuns, func(int) time.Duration {
+			t0 := time.Now()
+			ep, err := Exec(ctx, p.Pid, ec)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if code, err := ep.Wait(); err != nil || code != 0 {
+				b.Fatalf("exec true: %d %v", code, err)
+			}
+			return time.Since(t0)
+		})
+	})
+}
+
+// BenchmarkOCIRuntimes runs `true` to completion with runc and crun on an
+// OCI bundle of the same rootfs, with docker's capabilities and seccomp
+// profile, next to berth's equivalent (Start to reaped). runc and crun also
+// create a cgroup per container, which berth's runtime leaves to the
+// engine. Skipped when a runtime is not installed (apt-get install runc crun).
+func BenchmarkOCIRuntimes(b *testing.B) {
+	testutil.RequiresRoot(b)
+	bundle := ociBundle(b)
+	for _, rt := range []string{"runc", "crun"} {
+		b.Run(rt, func(b *testing.B) {
+			bin, err := exec.LookPath(rt)
+			if err != nil {
+				b.Skipf("%s is not installed", rt)
+			}
+			state := b.TempDir()
+			testutil.Measure(b, benchRuns, func(i int) time.Duration {
+				id := fmt.Sprintf("berth-bench-%d-%d", os.Getpid(), i+1)
+				cmd := exec.Command(bin, "--root", state, "run", "--bundle", bundle, id)
+				t0 := time.Now()
+				out, err := cmd.CombinedOutput()
+				d := time.Since(t0)
+				if err != nil {
+					b.Fatalf("%s run: %v: %s", rt, err, out)
+				}
+				return d
+			})
+		})
+	}
+}
+
+// ociBundle writes an OCI bundle for `true` on the busybox fixture with
+// docker's default capabilities, masked and read-only paths and seccomp.
+func ociBundle(b *testing.B) string {
+	dir := b.TempDir()
+	cfg := build(b, spec(b, "true"))
+	caps := cfg.Capabilities
+	sc, err := mobyseccomp.GetDefaultProfile(&specs.Spec{Process: &specs.Process{
+		Capabilities: &specs.LinuxCapabilities{Bounding: caps}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	mounts := []specs.Mount{
+		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
+		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+		{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
+		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
+		{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
+	}
+	s := specs.Spec{
+		Version: "1.0.2", // what runc 1.1 and crun 1.8 accept
+		Process: &specs.Process{
+			Args: []string{"true"}, Env: cfg.Env, Cwd: "/",
+			Capabilities: &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps},
+			Rlimits:      []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 1024, Hard: 1024}},
+		},
+		Root:     &specs.Root{Path: busyboxRootfs(b)},
+		Hostname: "ctr",
+		Mounts:   mounts,
+		Linux: &specs.Linux{
+			Namespaces: []specs.LinuxNamespace{
+				{Type: specs.PIDNamespace}, {Type: specs.NetworkNamespace}, {Type: specs.IPCNamespace},
+				{Type: specs.UTSNamespace}, {Type: specs.MountNamespace}, {Type: specs.CgroupNamespace},
+			},
+			MaskedPaths:   DefaultMaskedPaths,
+			ReadonlyPaths: DefaultReadonlyPaths,
+			Seccomp:       sc,
+		},
+	}
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return dir
+}
