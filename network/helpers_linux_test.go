@@ -1,0 +1,258 @@
+package network
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/vishvananda/netlink"
+
+	"github.com/berthdev/berth/engine/state"
+	"github.com/berthdev/berth/engine/testutil"
+	"github.com/berthdev/berth/network/internal/sandbox"
+)
+
+func TestMain(m *testing.M) {
+	sandbox.Main(m, map[string]sandbox.Role{
+		"sleep":  roleSleep,
+		"http":   roleHTTP,
+		"attach": roleAttach,
+		"sink":   roleSink,
+	})
+}
+
+// roleSleep is a container doing nothing.
+func roleSleep([]string) error {
+	sandbox.Ready()
+	select {}
+}
+
+// roleHTTP serves its first argument as the body of every page on :80.
+func roleHTTP(args []string) error {
+	l, err := net.Listen("tcp", ":80")
+	if err != nil {
+		return err
+	}
+	sandbox.Ready()
+	return http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, args[0])
+	}))
+}
+
+// roleSink accepts TCP connections on :5001 and discards what they send,
+// for throughput benchmarks.
+func roleSink([]string) error {
+	l, err := net.Listen("tcp", ":5001")
+	if err != nil {
+		return err
+	}
+	sandbox.Ready()
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return err
+		}
+		go func() { _, _ = io.Copy(io.Discard, c); c.Close() }()
+	}
+}
+
+// roleAttach attaches a container described in BERTH_TEST_ATTACH (JSON:
+// root, options) and then blocks, like a monitor; the test kills it at
+// some point to check that Sweep cleans up after it.
+func roleAttach([]string) error {
+	var in struct {
+		Paths   state.Paths
+		LockDir string
+		Opts    AttachOptions
+	}
+	if err := json.Unmarshal([]byte(os.Getenv("BERTH_TEST_ATTACH")), &in); err != nil {
+		return err
+	}
+	m, err := New(Options{Paths: in.Paths, LockDir: in.LockDir})
+	if err != nil {
+		return err
+	}
+	sandbox.Ready()
+	if _, err := m.Attach(context.Background(), in.Opts); err != nil {
+		return err
+	}
+	fmt.Println("attached")
+	select {}
+}
+
+// env is one test's berth root and manager, in the sandbox.
+type env struct {
+	t     testing.TB
+	paths state.Paths
+	lock  string
+	m     *Manager
+}
+
+func newEnv(t testing.TB) *env {
+	t.Helper()
+	testutil.RequiresRoot(t)
+	if !sandbox.Inner() {
+		t.Skip("runs only in the sandbox network namespace")
+	}
+	dir := t.TempDir()
+	e := &env{t: t, paths: state.Paths{Root: filepath.Join(dir, "root"), Run: filepath.Join(dir, "run")}, lock: filepath.Join(dir, "locks")}
+	e.m = e.manager(Options{})
+	return e
+}
+
+// manager returns a manager on e's root; opts' zero fields are e's.
+func (e *env) manager(opts Options) *Manager {
+	e.t.Helper()
+	if opts.Paths.Root == "" {
+		opts.Paths = e.paths
+	}
+	if opts.LockDir == "" {
+		opts.LockDir = e.lock
+	}
+	m, err := New(opts)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return m
+}
+
+func (e *env) network(name string, mut ...func(*Spec)) *Network {
+	e.t.Helper()
+	s := Spec{Name: name, Labels: map[string]string{"com.docker.compose.project": "p", "com.docker.compose.network": "default"}}
+	for _, f := range mut {
+		f(&s)
+	}
+	n, err := e.m.Create(context.Background(), s)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { _ = e.m.Remove(context.Background(), name) })
+	return n
+}
+
+func newID() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// attach attaches a stand-in container and detaches it at the end.
+func (e *env) attach(c *sandbox.Container, name string, eps []EndpointOptions, ports ...PortOptions) (string, AttachResult) {
+	e.t.Helper()
+	id := newID()
+	res, err := e.m.Attach(context.Background(), AttachOptions{ContainerID: id, ContainerName: name, Project: "p", Pid: c.Pid,
+		Endpoints: eps, Ports: ports})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { _ = e.m.Detach(context.Background(), id) })
+	return id, res
+}
+
+// serveDNS runs the container's resolver until the end of the test.
+func (e *env) serveDNS(id string, c *sandbox.Container) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.m.ServeDNS(ctx, id, c.Pid) }()
+	e.t.Cleanup(func() { cancel(); <-done })
+}
+
+// httpFrom GETs url from inside c's namespace, resolving names with its
+// embedded resolver.
+func httpFrom(c *sandbox.Container, url string) (string, error) {
+	dial := sandbox.Dialer(c.Pid)
+	res := sandbox.Resolver(c.Pid, "127.0.0.11:53")
+	tr := &http.Transport{DisableKeepAlives: true, DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		if net.ParseIP(host) == nil {
+			ips, err := res.LookupHost(ctx, host)
+			if err != nil {
+				return nil, err
+			}
+			host = ips[0]
+		}
+		return dial(ctx, network, net.JoinHostPort(host, port))
+	}}
+	return get(&http.Client{Transport: tr, Timeout: 5 * time.Second}, url)
+}
+
+func get(c *http.Client, url string) (string, error) {
+	resp, err := c.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+func httpHost(url string) (string, error) {
+	return get(&http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}, url)
+}
+
+// leftovers lists what of e's root still exists: berth bridges of the root,
+// veths of the given containers, nftables owners of them, state files.
+func (e *env) leftovers(bridges []string, containers map[string][]string) []string {
+	e.t.Helper()
+	var out []string
+	links, _ := netlink.LinkList()
+	for _, l := range links {
+		root, _, ok := parseAlias(l.Attrs().Alias)
+		if ok && root == e.paths.Root {
+			out = append(out, "bridge "+l.Attrs().Name)
+		}
+		for id, nets := range containers {
+			for _, n := range nets {
+				if l.Attrs().Name == hostVethName(id, n) {
+					out = append(out, "veth "+l.Attrs().Name)
+				}
+			}
+		}
+	}
+	owners, err := e.m.fw.Owners(context.Background())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, b := range bridges {
+		if owners["net:"+b] {
+			out = append(out, "nft rules of "+b)
+		}
+	}
+	for id := range containers {
+		if owners["ctr:"+id] {
+			out = append(out, "nft ports of "+id[:12])
+		}
+	}
+	_ = filepath.Walk(e.paths.Run, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() && !strings.HasSuffix(p, ".lock") {
+			out = append(out, "file "+strings.TrimPrefix(p, e.paths.Run))
+		}
+		return nil
+	})
+	return out
+}
+
+// tableExists reports whether berth's ip table exists (nothing of any
+// test's is left when no other test runs).
+func tableExists() bool {
+	c, err := nftables.New()
+	if err != nil {
+		return false
+	}
+	t, err := c.ListTableOfFamily("berth", nftables.TableFamilyIPv4)
+	return err == nil && t != nil
+}
