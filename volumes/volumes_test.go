@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -381,5 +382,60 @@ func TestSweepTrash(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "volumes", ".trash", "old-123")); !os.IsNotExist(err) {
 		t.Fatalf("trash not swept: %v", err)
+	}
+}
+
+// BenchmarkCreate measures creating a new volume (temporary directory,
+// durable metadata, rename into place).
+func BenchmarkCreate(b *testing.B) {
+	ctx := context.Background()
+	m, err := New(Options{Paths: state.Paths{Root: b.TempDir()}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := m.Create(ctx, Spec{Name: "v" + strconv.Itoa(i)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCreateExisting measures Create of a volume that exists (what
+// every `up` does for each named volume).
+func BenchmarkCreateExisting(b *testing.B) {
+	ctx := context.Background()
+	m, err := New(Options{Paths: state.Paths{Root: b.TempDir()}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := m.Create(ctx, Spec{Name: "app_data"}); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		if _, err := m.Create(ctx, Spec{Name: "app_data"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkList100 measures listing a root of 100 volumes by label.
+func BenchmarkList100(b *testing.B) {
+	ctx := context.Background()
+	m, err := New(Options{Paths: state.Paths{Root: b.TempDir()}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range 100 {
+		if _, err := m.Create(ctx, Spec{Name: "v" + strconv.Itoa(i), Labels: map[string]string{"p": strconv.Itoa(i % 10)}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for range b.N {
+		if vs, err := m.List(ctx, map[string]string{"p": "3"}); err != nil || len(vs) != 10 {
+			b.Fatal(len(vs), err)
+		}
 	}
 }
