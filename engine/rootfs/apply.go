@@ -105,7 +105,7 @@ func (s *Snapshotter) Apply(ctx context.Context, r io.Reader, opts ApplyOptions)
 		return Info{}, err
 	}
 	// The tar's end-of-archive padding is part of the digest.
-	if _, err := io.Copy(digester, r); err != nil {
+	if _, err := io.Copy(digester, struct{ io.Reader }{r}); err != nil { // no WriteTo: some decompressors' is broken after Read
 		return Info{}, fmt.Errorf("image %s: layer %s: read: %w", opts.Image, shortDigest(opts.Layer), err)
 	}
 	got := digestOf(digester)
