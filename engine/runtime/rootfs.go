@@ -60,6 +60,9 @@ func setupRootfs(cfg *Config) error {
 	if err := mountSys(root, cfg.Privileged); err != nil {
 		return err
 	}
+	if err := mountCgroupfs(root, cfg.Namespaces, cfg.Privileged); err != nil {
+		return err
+	}
 	if err := mountUser(root, cfg.Mounts, cfg.Files); err != nil {
 		return err
 	}
