@@ -155,6 +155,38 @@ func (s *Service) runAttached(ctx context.Context, c *engine.Container, opts Run
 	if err := s.engine.Start(ctx, c.ID); err != nil {
 		return err
 	}
+	if opts.Tty || opts.Interactive {
+		// A terminal or stdin needs the monitor's attach stream.
+		var resize chan engine.WinSize
+		if opts.Resize != nil {
+			resize = make(chan engine.WinSize, 1)
+			go func() {
+				defer close(resize)
+				for ws := range opts.Resize {
+					select {
+					case resize <- engine.WinSize{Rows: ws.Rows, Cols: ws.Cols}:
+					case <-ctx.Done():
+						return
+					}
+				}
+			}()
+		}
+		ao := engine.AttachOptions{Stdout: opts.Stdout, Stderr: opts.Stderr, Resize: resize}
+		if opts.Interactive {
+			ao.Stdin = opts.Stdin
+		}
+		if err := s.engine.Attach(ctx, c.ID, ao); err != nil && ctx.Err() == nil {
+			s.log.Warn("attach", "container", c.Name, "err", err)
+		}
+		code, err := s.engine.Wait(ctx, c.ID)
+		if err != nil {
+			return err
+		}
+		if code != 0 {
+			return &ExitCodeError{Code: code}
+		}
+		return nil
+	}
 	logsDone := make(chan error, 1)
 	go func() {
 		logsDone <- s.engine.Logs(ctx, c.ID, engine.LogsOptions{Follow: true, Tail: -1}, func(e engine.LogEntry) error {

@@ -35,6 +35,7 @@ type Engine interface {
 	Inspect(ctx context.Context, idOrName string) (*engine.Container, error)
 	List(ctx context.Context, opts engine.ListOptions) ([]*engine.Container, error)
 	Exec(ctx context.Context, id string, opts engine.ExecOptions) (int, error)
+	Attach(ctx context.Context, id string, opts engine.AttachOptions) error
 	Logs(ctx context.Context, id string, opts engine.LogsOptions, fn func(engine.LogEntry) error) error
 	Top(ctx context.Context, id string) ([]string, [][]string, error)
 	Stats(ctx context.Context, id string) (*engine.Stats, error)
