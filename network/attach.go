@@ -113,8 +113,15 @@ func (m *Manager) Attach(ctx context.Context, opts AttachOptions) (_ AttachResul
 	if len(opts.Endpoints) == 0 {
 		return res, fmt.Errorf("container %s: no network to attach: %w", opts.ContainerName, errdefs.ErrInvalidArgument)
 	}
+	// The endpoint lock is held for the whole attach: a sweep (in any
+	// process) never takes a half-made endpoint for a dead one.
+	l, err := m.lockEndpoint(ctx, opts.ContainerID)
+	if err != nil {
+		return res, err
+	}
+	defer l.Unlock()
 	// A previous attach of this container (restart, retry): start clean.
-	if err := m.Detach(ctx, opts.ContainerID); err != nil {
+	if err := m.detachLocked(context.WithoutCancel(ctx), opts.ContainerID); err != nil {
 		return res, err
 	}
 	nets := make([]*Network, len(opts.Endpoints))
@@ -342,10 +349,19 @@ func (m *Manager) Detach(ctx context.Context, containerID string) error {
 	if err := validID(containerID); err != nil {
 		return err
 	}
-	return m.detach(context.WithoutCancel(ctx), containerID)
+	l, err := m.lockEndpoint(ctx, containerID)
+	if err != nil {
+		return err
+	}
+	defer l.Unlock()
+	if err := m.detachLocked(context.WithoutCancel(ctx), containerID); err != nil {
+		return err
+	}
+	return m.dropEndpointFiles(containerID)
 }
 
-func (m *Manager) detach(ctx context.Context, id string) error {
+// detachLocked undoes an attach; the caller holds the endpoint lock.
+func (m *Manager) detachLocked(ctx context.Context, id string) error {
 	m.mu.Lock()
 	live := m.live[id]
 	delete(m.live, id)

@@ -216,3 +216,8 @@ func sysctl(key, value string) error {
 	}
 	return nil
 }
+
+func readSysctl(key string) (string, error) {
+	b, err := os.ReadFile(filepath.Join("/proc/sys/net", key))
+	return strings.TrimSpace(string(b)), err
+}

@@ -2,12 +2,14 @@ package network
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -76,6 +78,47 @@ func (m *Manager) readEndpoint(id string) (*endpointRecord, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+func (m *Manager) endpointLock(id string) string {
+	return filepath.Join(m.endpointDir(), id+".lock")
+}
+
+// lockEndpoint takes a container's endpoint lock, held by whoever attaches
+// or detaches it.
+func (m *Manager) lockEndpoint(ctx context.Context, id string) (*state.FileLock, error) {
+	return state.Lock(ctx, m.endpointLock(id))
+}
+
+// tryDetach detaches a container unless someone holds its endpoint lock
+// (an attach or detach in flight); it reports whether it did.
+func (m *Manager) tryDetach(ctx context.Context, id string, keep func(*endpointRecord) bool) (bool, error) {
+	l, err := state.TryLock(m.endpointLock(id))
+	if errors.Is(err, state.ErrLocked) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	defer l.Unlock()
+	if rec, err := m.readEndpoint(id); err == nil && keep != nil && keep(rec) {
+		return false, nil
+	}
+	if err := m.detachLocked(ctx, id); err != nil {
+		return false, err
+	}
+	return true, m.dropEndpointFiles(id)
+}
+
+// dropEndpointFiles removes a detached container's lock file and any
+// temporary file a killed writer left; the caller holds the lock.
+func (m *Manager) dropEndpointFiles(id string) error {
+	ms, _ := filepath.Glob(filepath.Join(m.endpointDir(), "."+id+".json.tmp*"))
+	for _, p := range append(ms, m.endpointLock(id)) {
+		if err := removeFile(p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (m *Manager) writeEndpoint(r *endpointRecord) error {

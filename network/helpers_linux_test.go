@@ -204,17 +204,13 @@ func httpHost(url string) (string, error) {
 	return get(&http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}, url)
 }
 
-// leftovers lists what of e's root still exists: berth bridges of the root,
-// veths of the given containers, nftables owners of them, state files.
-func (e *env) leftovers(bridges []string, containers map[string][]string) []string {
+// leftovers lists what the given containers (id → networks) still hold:
+// veths, published ports, endpoint records, leases, DNS records.
+func (e *env) leftovers(containers map[string][]string) []string {
 	e.t.Helper()
 	var out []string
 	links, _ := netlink.LinkList()
 	for _, l := range links {
-		root, _, ok := parseAlias(l.Attrs().Alias)
-		if ok && root == e.paths.Root {
-			out = append(out, "bridge "+l.Attrs().Name)
-		}
 		for id, nets := range containers {
 			for _, n := range nets {
 				if l.Attrs().Name == hostVethName(id, n) {
@@ -227,22 +223,59 @@ func (e *env) leftovers(bridges []string, containers map[string][]string) []stri
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	for id, nets := range containers {
+		if owners["ctr:"+id] {
+			out = append(out, "nft ports of "+id[:12])
+		}
+		if _, err := os.Stat(e.m.endpointFile(id)); err == nil {
+			out = append(out, "endpoint record of "+id[:12])
+		}
+		for _, n := range nets {
+			ls, _ := e.m.leases.Leases(n)
+			for a, o := range ls {
+				if o == id {
+					out = append(out, "lease "+a.String())
+				}
+			}
+			rs, _ := e.m.records.Read(n)
+			for _, r := range rs {
+				if r.ID == id {
+					out = append(out, "dns record "+r.Name)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// rootLeftovers lists whatever of e's root exists: bridges carrying its
+// alias, nftables rules of the given bridges, files but lock files.
+func (e *env) rootLeftovers(bridges ...string) []string {
+	e.t.Helper()
+	var out []string
+	links, _ := netlink.LinkList()
+	for _, l := range links {
+		if root, _, ok := parseAlias(l.Attrs().Alias); ok && root == e.paths.Root {
+			out = append(out, "bridge "+l.Attrs().Name)
+		}
+	}
+	owners, err := e.m.fw.Owners(context.Background())
+	if err != nil {
+		e.t.Fatal(err)
+	}
 	for _, b := range bridges {
 		if owners["net:"+b] {
 			out = append(out, "nft rules of "+b)
 		}
 	}
-	for id := range containers {
-		if owners["ctr:"+id] {
-			out = append(out, "nft ports of "+id[:12])
-		}
+	for _, dir := range []string{e.paths.Run, e.paths.Root} {
+		_ = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+			if err == nil && !fi.IsDir() && !strings.HasSuffix(p, ".lock") && filepath.Base(p) != "lock" {
+				out = append(out, "file "+p)
+			}
+			return nil
+		})
 	}
-	_ = filepath.Walk(e.paths.Run, func(p string, fi os.FileInfo, err error) error {
-		if err == nil && !fi.IsDir() && !strings.HasSuffix(p, ".lock") {
-			out = append(out, "file "+strings.TrimPrefix(p, e.paths.Run))
-		}
-		return nil
-	})
 	return out
 }
 

@@ -356,13 +356,12 @@ func (m *Manager) Remove(ctx context.Context, name string) error {
 	}
 	var busy []string
 	for _, ep := range eps {
-		rec, err := m.readEndpoint(ep.ContainerID)
-		if err == nil && rec.alive() {
-			busy = append(busy, rec.Name)
-			continue
-		}
-		if err := m.detach(ctx, ep.ContainerID); err != nil {
+		done, err := m.tryDetach(context.WithoutCancel(ctx), ep.ContainerID, (*endpointRecord).alive)
+		if err != nil {
 			return err
+		}
+		if !done {
+			busy = append(busy, ep.ContainerName)
 		}
 	}
 	if len(busy) > 0 {

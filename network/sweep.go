@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"strings"
 
 	"github.com/vishvananda/netlink"
 )
@@ -16,18 +19,18 @@ import (
 func (m *Manager) Sweep(ctx context.Context) error {
 	ctx = context.WithoutCancel(ctx)
 	var errs []error
-	recs, err := m.endpointRecords()
+	ids, err := m.endpointIDs()
 	if err != nil {
 		return err
 	}
 	live := map[string]bool{}
-	for _, r := range recs {
-		if r.alive() {
-			live[r.ContainerID] = true
-			continue
-		}
-		if err := m.detach(ctx, r.ContainerID); err != nil {
+	for _, id := range ids {
+		done, err := m.tryDetach(ctx, id, (*endpointRecord).alive)
+		if err != nil {
 			errs = append(errs, err)
+		}
+		if !done {
+			live[id] = true // alive, or being attached or detached right now
 		}
 	}
 	// Leases and records whose owner has no live endpoint.
@@ -36,6 +39,9 @@ func (m *Manager) Sweep(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	for _, n := range nets {
+		if err := m.leases.Clean(ctx, n); err != nil {
+			errs = append(errs, err)
+		}
 		if err := m.leases.Prune(ctx, n, func(owner string) bool { return live[owner] }); err != nil {
 			errs = append(errs, err)
 		}
@@ -44,6 +50,9 @@ func (m *Manager) Sweep(ctx context.Context) error {
 		}
 	}
 	for _, n := range m.recordNetworks() {
+		if err := m.records.Clean(ctx, n); err != nil {
+			errs = append(errs, err)
+		}
 		if rs, err := m.records.Read(n); err == nil {
 			for _, r := range rs {
 				if !live[r.ID] {
@@ -108,4 +117,28 @@ func (m *Manager) recordNetworks() []string {
 		}
 	}
 	return out
+}
+
+// endpointIDs lists the containers with anything in the endpoint
+// directory: a record, a lock, or a temporary file of a killed writer.
+func (m *Manager) endpointIDs() ([]string, error) {
+	ents, err := os.ReadDir(m.endpointDir())
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, e := range ents {
+		name := strings.TrimPrefix(e.Name(), ".")
+		id, _, _ := strings.Cut(name, ".")
+		if validID(id) != nil || seen[id] {
+			continue
+		}
+		seen[id] = true
+		out = append(out, id)
+	}
+	return out, nil
 }

@@ -165,12 +165,33 @@ func (s *Store) Drop(ctx context.Context, network string) error {
 		return err
 	}
 	defer l.Unlock()
+	removeTemps(s.path(network))
 	for _, p := range []string{s.path(network), s.lock(network)} {
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 	}
 	return nil
+}
+
+// Clean removes the temporary files a writer killed mid-write left for
+// network (taking the network's lock, so no write is in flight).
+func (s *Store) Clean(ctx context.Context, network string) error {
+	l, err := state.Lock(ctx, s.lock(network))
+	if err != nil {
+		return err
+	}
+	defer l.Unlock()
+	removeTemps(s.path(network))
+	return nil
+}
+
+// removeTemps removes the temporary files state.WriteFile makes for path.
+func removeTemps(path string) {
+	ms, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp*"))
+	for _, m := range ms {
+		_ = os.Remove(m)
+	}
 }
 
 func family(a netip.Addr) string {

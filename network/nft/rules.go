@@ -44,7 +44,10 @@ func networkRules(n Network, subnet netip.Prefix) []rule {
 		rs = append(rs, rule{chain: "guard", exprs: seq(matchIIF(b), matchAddr(false, loopback4), ctStatus(ipsDstNAT, false), drop())})
 	}
 	// Hairpin: a container reaching a published port of its own bridge.
-	rs = append(rs, rule{chain: "postrouting", exprs: seq(matchIIF(b), matchOIF(b), ctStatus(ipsDstNAT, true), masquerade())})
+	// br_netfilter bridges such a DNATed packet back out without routing
+	// it, and then the postrouting hook sees no input interface: match the
+	// source subnet, not iifname.
+	rs = append(rs, rule{chain: "postrouting", exprs: seq(matchOIF(b), matchAddr(true, subnet), ctStatus(ipsDstNAT, true), masquerade())})
 	rs = append(rs, rule{chain: "fwd-in", exprs: seq(matchOIF(b), matchIIF(b), accept())})
 	if n.Internal {
 		rs = append(rs,

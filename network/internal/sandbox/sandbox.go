@@ -14,7 +14,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -101,12 +100,26 @@ func Start(t testing.TB, role string, args ...string) *Container {
 
 // StartRole is Start without a test: env is added to the role's environment.
 func StartRole(role string, env []string, args ...string) (*Container, error) {
+	return start(role, env, true, args)
+}
+
+// StartHostRole starts role in the sandbox's own namespace (like a berth
+// process on the host) and waits for it to print "ready"; env is added to
+// its environment. The caller kills it.
+func StartHostRole(role string, env []string, args ...string) (*Container, error) {
+	return start(role, env, false, args)
+}
+
+func start(role string, env []string, newNetns bool, args []string) (*Container, error) {
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(append(os.Environ(), envRole+"="+role), env...)
 	cmd.Stderr = os.Stderr
 	// Pdeathsig fires when the forking *thread* exits, and Go threads do
 	// exit: containers are forked by one locked thread that never does.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWNET, Pdeathsig: unix.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: unix.SIGKILL}
+	if newNetns {
+		cmd.SysProcAttr.Cloneflags = unix.CLONE_NEWNET
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -120,8 +133,13 @@ func StartRole(role string, env []string, args ...string) (*Container, error) {
 		c.Kill()
 		return nil, fmt.Errorf("role %s did not get ready: %q %v", role, line, err)
 	}
-	go func() { _, _ = io.Copy(io.Discard, c.out) }()
 	return c, nil
+}
+
+// ReadLine reads the next line the process printed (after "ready").
+func (c *Container) ReadLine() (string, error) {
+	l, err := c.out.ReadString('\n')
+	return strings.TrimSpace(l), err
 }
 
 var (
@@ -151,7 +169,8 @@ func startOnSpawner(cmd *exec.Cmd) error {
 	return <-j.done
 }
 
-// Kill kills the process and reaps it (its network namespace goes with it).
+// Kill kills the process (SIGKILL) and reaps it; its network namespace,
+// if it had one of its own, goes with it.
 func (c *Container) Kill() {
 	if c.cmd.ProcessState != nil {
 		return
