@@ -209,6 +209,19 @@ func TestLinuxInitReapsAndForwards(t *testing.T) {
 	}
 }
 
+func TestLinuxInitAsUser(t *testing.T) {
+	requireRoot(t)
+	t.Parallel()
+	// The init drops to the user (and its filter) before forking, as
+	// docker-init does; the exit status is the child's.
+	in := spec(t, "sh", "-c", "id -u; grep -E '^(Uid|Seccomp):' /proc/1/status | tr -s '\t' ' '; exit 5")
+	in.Init, in.User = true, "app"
+	out, code := run(t, build(t, in))
+	if code != 5 || !strings.Contains(out, "1000\nUid: 1000 1000 1000 1000\nSeccomp: 2\n") {
+		t.Fatalf("exit %d: %q", code, out)
+	}
+}
+
 func TestLinuxHandlesSignal(t *testing.T) {
 	requireRoot(t)
 	t.Parallel()

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 )
 
@@ -65,12 +64,6 @@ func setupRootfs(cfg *Config) error {
 	}
 	if err := mountUser(root, cfg.Mounts, cfg.Files); err != nil {
 		return err
-	}
-	if cfg.Cwd != "" {
-		// Created when missing, as docker does (before a read-only root).
-		if err := pathrs.MkdirAll(root, cfg.Cwd, 0o755); err != nil {
-			return fmt.Errorf("create working directory %s: %w", cfg.Cwd, err)
-		}
 	}
 	return nil
 }
@@ -133,6 +126,15 @@ func mountSys(root string, privileged bool) error {
 func finishRootfs(cfg *Config) error {
 	if err := pivotRoot(cfg.RootfsDir); err != nil {
 		return err
+	}
+	if cfg.Cwd != "" {
+		// Created when missing, as docker does, before a read-only root.
+		// After pivot_root every path resolves inside the container.
+		if _, err := os.Stat(cfg.Cwd); err != nil {
+			if err := os.MkdirAll(cfg.Cwd, 0o755); err != nil {
+				return fmt.Errorf("create working directory %s: %w", cfg.Cwd, err)
+			}
+		}
 	}
 	if err := writeSysctls(cfg.Sysctls); err != nil {
 		return err
