@@ -30,6 +30,10 @@ type attachConn struct {
 func (a *attachConn) frame(stream byte, p []byte) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.frameLocked(stream, p)
+}
+
+func (a *attachConn) frameLocked(stream byte, p []byte) {
 	if a.dead {
 		return
 	}
@@ -46,10 +50,24 @@ func (a *attachConn) frame(stream byte, p []byte) {
 	}
 }
 
+// maxEarly bounds the output an interactive container (tty or stdin_open)
+// keeps for its first attach: `run -it` attaches right after Start, and
+// the shell's prompt must not be lost in between.
+const maxEarly = 32 << 10
+
+type earlyFrame struct {
+	stream byte
+	p      []byte
+}
+
 // broadcast sends output to the attached clients (called by the pumps).
 func (m *monitor) broadcast(stream string, p []byte) {
 	m.mu.Lock()
 	if len(m.attachs) == 0 {
+		if m.keepEarly && m.earlySize+len(p) <= maxEarly {
+			m.early = append(m.early, earlyFrame{streamID(stream), append([]byte(nil), p...)})
+			m.earlySize += len(p)
+		}
 		m.mu.Unlock()
 		return
 	}
@@ -58,15 +76,19 @@ func (m *monitor) broadcast(stream string, p []byte) {
 		conns = append(conns, a)
 	}
 	m.mu.Unlock()
-	var id byte = 1
-	if stream == "stderr" {
-		id = 2
-	}
+	id := streamID(stream)
 	for _, a := range conns {
 		if id == 1 && a.stdout || id == 2 && a.stderr {
 			a.frame(id, p)
 		}
 	}
+}
+
+func streamID(stream string) byte {
+	if stream == "stderr" {
+		return 2
+	}
+	return 1
 }
 
 // attach serves an attach stream until the current run's output has ended,
@@ -82,7 +104,12 @@ func (m *monitor) attach(conn *net.UnixConn, br *bufio.Reader, req Request) {
 		writeResp(conn, errResp(fmt.Errorf("container %s is not running: %w", m.cfg.Name, errdefs.ErrConflict)))
 		return
 	}
+	// a.mu is taken before a is visible to broadcast, so that the answer
+	// and the output kept for the first attach go out before live output.
+	a.mu.Lock()
 	m.attachs[a] = struct{}{}
+	early := m.early
+	m.early, m.earlySize, m.keepEarly = nil, 0, false
 	m.mu.Unlock()
 	defer func() {
 		m.mu.Lock()
@@ -90,7 +117,13 @@ func (m *monitor) attach(conn *net.UnixConn, br *bufio.Reader, req Request) {
 		m.mu.Unlock()
 	}()
 	writeResp(conn, Response{})
+	for _, f := range early {
+		if f.stream == 1 && a.stdout || f.stream == 2 && a.stderr {
+			a.frameLocked(f.stream, f.p)
+		}
+	}
 	_ = conn.SetWriteDeadline(time.Time{})
+	a.mu.Unlock()
 	gone := make(chan struct{})
 	go func() {
 		defer m.recoverLog("attach stdin")

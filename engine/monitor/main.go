@@ -160,6 +160,11 @@ type monitor struct {
 	done    chan struct{}
 	attachs map[*attachConn]struct{}
 	stdin   io.WriteCloser
+	// early is the output an interactive container produced before its
+	// first attach (keepEarly while it may still come).
+	early     []earlyFrame
+	earlySize int
+	keepEarly bool
 	// replies counts control answers still being written, so the monitor
 	// does not exit (or remove the container) under a client's feet.
 	replies sync.WaitGroup

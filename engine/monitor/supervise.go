@@ -53,9 +53,6 @@ type runState struct {
 func (m *monitor) supervise(ready *os.File) int {
 	ctx := context.Background()
 	go m.serveCtl()
-	if err := m.cgm.PlaceMonitor(ctx, os.Getpid()); err != nil {
-		m.log.Warn("place monitor in its cgroup", "err", err)
-	}
 	first := true
 	backoff := backoffStart
 	m.mu.Lock()
@@ -98,6 +95,12 @@ func (m *monitor) supervise(ready *os.File) int {
 			if first {
 				report(ready, nil)
 				first = false
+				// Off the start's critical path: out of the caller's
+				// cgroup (a CI job's or a login session's, which may be
+				// killed as a whole) into berth's own.
+				if err := m.cgm.PlaceMonitor(ctx, os.Getpid()); err != nil {
+					m.log.Warn("place monitor in its cgroup", "err", err)
+				}
 			}
 			m.mu.Lock()
 			m.saveLocked(true)
@@ -178,19 +181,6 @@ func shouldRestart(p RestartPolicy, code, restarts int) bool {
 // runs) and the log pumps. On error nothing of the run is left.
 func (m *monitor) startOnce(ctx context.Context) (_ *runState, err error) {
 	rs := &runState{exited: make(chan struct{})}
-	cg, err := m.cgm.Create(ctx, m.cfg.Cgroup.Project, m.id, m.cfg.Cgroup.Limits)
-	if errdefs.IsAlreadyExists(err) {
-		// Left by a monitor that was killed: empty it and start afresh.
-		if old, lerr := m.cgm.Load(m.cfg.Cgroup.Project, m.id); lerr == nil {
-			_ = old.Kill(ctx)
-			_ = old.Remove(ctx)
-		}
-		cg, err = m.cgm.Create(ctx, m.cfg.Cgroup.Project, m.id, m.cfg.Cgroup.Limits)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("container %s: %w", m.cfg.Name, err)
-	}
-	rs.cg = cg
 	runCtx, cancel := context.WithCancel(context.Background())
 	rs.cancel = cancel
 	defer func() {
@@ -202,14 +192,24 @@ func (m *monitor) startOnce(ctx context.Context) (_ *runState, err error) {
 			for _, r := range rs.readers {
 				_ = r.Close()
 			}
-			if rerr := cg.Remove(context.WithoutCancel(ctx)); rerr != nil {
-				m.log.Warn("remove cgroup after failed start", "err", rerr)
+			if rs.cg != nil {
+				if rerr := rs.cg.Remove(context.WithoutCancel(ctx)); rerr != nil {
+					m.log.Warn("remove cgroup after failed start", "err", rerr)
+				}
 			}
 		}
 	}()
-	fd, err := cg.FD()
-	if err != nil {
-		return nil, err
+	// On v2 the init is cloned into its cgroup, which must exist first. On
+	// v1 and hybrid hosts the cgroup is made while the init boots (in
+	// BeforeRelease, before it may fork), off the start's critical path.
+	fd := -1
+	if m.cgm.Mode().Unified() {
+		if rs.cg, err = m.createCgroup(ctx); err != nil {
+			return nil, err
+		}
+		if fd, err = rs.cg.FD(); err != nil {
+			return nil, err
+		}
 	}
 	var opts runtime.StartOptions
 	var ours []*os.File // the child's ends, closed once it has them
@@ -255,14 +255,21 @@ func (m *monitor) startOnce(ctx context.Context) (_ *runState, err error) {
 		return nil, err
 	}
 	opts.BeforeRelease = func(pid int) error {
-		if fd < 0 {
+		if rs.cg == nil {
+			cg, err := m.createCgroup(ctx)
+			if err != nil {
+				return err
+			}
+			rs.cg = cg
 			if err := cg.Apply(pid); err != nil {
 				return err
 			}
 		}
 		var res netspec.AttachResult
 		embedded := false
-		if m.cfg.Network.Mode == "bridge" {
+		mode := m.cfg.Network.Mode
+		if mode == "bridge" || mode == "none" && m.net != nil {
+			// none: the networker brings the loopback up.
 			r, err := m.net.Attach(ctx, netspec.AttachRequest{
 				ContainerID: m.id, ContainerName: m.cfg.Name, Project: m.cfg.Project,
 				Pid: pid, Spec: m.cfg.Network,
@@ -271,8 +278,11 @@ func (m *monitor) startOnce(ctx context.Context) (_ *runState, err error) {
 				return fmt.Errorf("container %s: attach networks: %w", m.cfg.Name, err)
 			}
 			rs.attached = true
-			res, embedded = r, true
-			go m.serveDNS(runCtx, pid)
+			res = r
+			if mode == "bridge" {
+				embedded = true
+				go m.serveDNS(runCtx, pid)
+			}
 			m.mu.Lock()
 			m.st.Networks, m.st.Ports = r.Networks, r.Ports
 			m.mu.Unlock()
@@ -294,6 +304,10 @@ func (m *monitor) startOnce(ctx context.Context) (_ *runState, err error) {
 		rs.status = st
 		close(rs.exited)
 	}()
+	m.mu.Lock()
+	m.keepEarly = m.cfg.Init.Tty || m.cfg.OpenStdin
+	m.early, m.earlySize = nil, 0
+	m.mu.Unlock()
 	if proc.Console != nil {
 		rs.console = proc.Console
 		rs.readers = append(rs.readers, proc.Console)
@@ -309,6 +323,23 @@ func (m *monitor) startOnce(ctx context.Context) (_ *runState, err error) {
 		go m.runHealth(runCtx, rs, hc)
 	}
 	return rs, nil
+}
+
+// createCgroup makes the container's cgroup; one left by a monitor that
+// was killed is emptied and made afresh.
+func (m *monitor) createCgroup(ctx context.Context) (*cgroups.Cgroup, error) {
+	cg, err := m.cgm.Create(ctx, m.cfg.Cgroup.Project, m.id, m.cfg.Cgroup.Limits)
+	if errdefs.IsAlreadyExists(err) {
+		if old, lerr := m.cgm.Load(m.cfg.Cgroup.Project, m.id); lerr == nil {
+			_ = old.Kill(ctx)
+			_ = old.Remove(ctx)
+		}
+		cg, err = m.cgm.Create(ctx, m.cfg.Cgroup.Project, m.id, m.cfg.Cgroup.Limits)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", m.cfg.Name, err)
+	}
+	return cg, nil
 }
 
 func (m *monitor) startPump(rs *runState, stream string, r *os.File) {

@@ -1,0 +1,165 @@
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/berthdev/berth/engine/testutil"
+	"golang.org/x/sync/errgroup"
+)
+
+// benchEngine is newTestEngine for a benchmark.
+func benchEngine(b *testing.B) *testEngine { return newTestEngine(b) }
+
+// BenchmarkCreateToRunning: from Create to the user's process running
+// (Start returns when it has exec'd), for `true` on busybox.
+func BenchmarkCreateToRunning(b *testing.B) {
+	te := benchEngine(b)
+	ctx := context.Background()
+	testutil.Measure(b, 30, func(i int) time.Duration {
+		s := te.spec(fmt.Sprintf("true%d", i+1), "true")
+		t0 := time.Now()
+		c, err := te.Create(ctx, s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := te.Start(ctx, c.ID); err != nil {
+			b.Fatal(err)
+		}
+		d := time.Since(t0)
+		if _, err := te.Wait(ctx, c.ID); err != nil {
+			b.Fatal(err)
+		}
+		if err := te.Remove(ctx, c.ID, RemoveOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		return d
+	})
+}
+
+// BenchmarkMonitorRSS: resident memory of one container's monitor (the
+// engine test binary plays berth), settled after a second, with and
+// without a healthcheck running.
+func BenchmarkMonitorRSS(b *testing.B) {
+	te := benchEngine(b)
+	ctx := context.Background()
+	for _, hc := range []bool{false, true} {
+		s := te.spec(fmt.Sprintf("rss%v", hc), "sleep", "1000")
+		if hc {
+			s.Name = te.project + "-rsshealth"
+			s.Healthcheck = &Healthcheck{Test: []string{"CMD", "true"}, Interval: 100 * time.Millisecond}
+		}
+		c := te.run(s)
+		time.Sleep(1500 * time.Millisecond)
+		pid := monitorPid(b, te, c.ID)
+		rss, pss := memOf(b, pid)
+		suffix := ""
+		if hc {
+			suffix = "-health"
+		}
+		b.ReportMetric(float64(rss), "KiB-rss"+suffix)
+		b.ReportMetric(float64(pss), "KiB-pss"+suffix)
+		if _, err := te.Stop(ctx, c.ID, StopOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(0, "ns/op")
+}
+
+func monitorPid(b testing.TB, te *testEngine, id string) int {
+	var st struct {
+		MonitorPid int `json:"monitor_pid"`
+	}
+	if err := readJSON(te.paths.ContainerRun(id)+"/state.json", &st); err != nil {
+		b.Fatal(err)
+	}
+	return st.MonitorPid
+}
+
+// memOf reads a process's RSS and PSS in KiB.
+func memOf(b testing.TB, pid int) (rss, pss int) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/smaps_rollup")
+	if err != nil {
+		b.Fatal(err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 2 {
+			continue
+		}
+		n, _ := strconv.Atoi(f[1])
+		switch f[0] {
+		case "Rss:":
+			rss = n
+		case "Pss:":
+			pss = n
+		}
+	}
+	return rss, pss
+}
+
+// BenchmarkStopToRemoved: stop then remove of a PID 1 without a SIGTERM
+// handler (killed at once instead of after the 10 s grace period).
+func BenchmarkStopToRemoved(b *testing.B) {
+	te := benchEngine(b)
+	ctx := context.Background()
+	testutil.Measure(b, 20, func(i int) time.Duration {
+		c := te.run(te.spec(fmt.Sprintf("stop%d", i+1), "sleep", "1000"))
+		t0 := time.Now()
+		res, err := te.Stop(ctx, c.ID, StopOptions{})
+		if err != nil || !res.Killed {
+			b.Fatalf("stop: %+v %v", res, err)
+		}
+		if err := te.Remove(ctx, c.ID, RemoveOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(t0)
+	})
+}
+
+// BenchmarkStart50: 50 containers started at once (created first); the
+// time until all 50 processes run.
+func BenchmarkStart50(b *testing.B) {
+	te := benchEngine(b)
+	ctx := context.Background()
+	testutil.Measure(b, 3, func(i int) time.Duration {
+		var ids []string
+		for j := range 50 {
+			c, err := te.Create(ctx, te.spec(fmt.Sprintf("w%d-%d", i+1, j), "sleep", "1000"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			ids = append(ids, c.ID)
+		}
+		t0 := time.Now()
+		var g errgroup.Group
+		for _, id := range ids {
+			g.Go(func() error { return te.Start(ctx, id) })
+		}
+		if err := g.Wait(); err != nil {
+			b.Fatal(err)
+		}
+		d := time.Since(t0)
+		var wg sync.WaitGroup
+		for _, id := range ids {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := te.Remove(ctx, id, RemoveOptions{Force: true}); err != nil {
+					b.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		return d
+	})
+}
