@@ -26,6 +26,9 @@ import (
 type download struct {
 	digest string
 	size   int64
+	// final is where the blob lives once stored (the ingest file is
+	// renamed there).
+	final string
 
 	mu      sync.Mutex
 	cond    *sync.Cond
@@ -35,8 +38,8 @@ type download struct {
 	err     error
 }
 
-func newDownload(digest string, size int64) *download {
-	d := &download{digest: digest, size: size}
+func newDownload(digest string, size int64, final string) *download {
+	d := &download{digest: digest, size: size, final: final}
 	d.cond = sync.NewCond(&d.mu)
 	return d
 }
@@ -84,6 +87,20 @@ func (d *download) open(ctx context.Context) (io.ReadCloser, error) {
 		return nil, ctx.Err()
 	}
 	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		// Renamed into the store meanwhile, or dropped as corrupt.
+		if f, err = os.Open(d.final); err != nil {
+			d.mu.Lock()
+			for !d.done && ctx.Err() == nil {
+				d.cond.Wait()
+			}
+			derr := d.err
+			d.mu.Unlock()
+			if derr != nil {
+				err = derr
+			}
+		}
+	}
 	if err != nil {
 		stop()
 		return nil, err
@@ -235,7 +252,7 @@ func (s *Store) fetchRange(ctx context.Context, ep *endpoint, d *download, f *os
 	progress func(int64)) (int64, error) {
 	header := http.Header{}
 	if off > 0 {
-		header.Set("Range", "bytes="+strconv.FormatInt(off, 10)+"-")
+		header.Set("Range", "bytes="+strconv.FormatInt(off, 10)+"-"+strconv.FormatInt(d.size-1, 10))
 	}
 	resp, err := ep.do(ctx, http.MethodGet, ep.url("blobs", d.digest), header, http.StatusOK, http.StatusPartialContent)
 	if err != nil {

@@ -357,7 +357,7 @@ func (p *puller) layers(ctx context.Context, ep *endpoint, img *Image) error {
 	downloads := make([]*download, len(img.Layers))
 	var todo []int
 	for i, l := range img.Layers {
-		d := newDownload(l.Digest, l.Size)
+		d := newDownload(l.Digest, l.Size, p.s.blobPath(l.Digest))
 		downloads[i] = d
 		id := ShortID(l.Digest)
 		switch {
