@@ -119,7 +119,12 @@ func (m *Manager) Attach(ctx context.Context, opts AttachOptions) (_ AttachResul
 	if err != nil {
 		return res, err
 	}
-	defer l.Unlock()
+	defer func() {
+		if err != nil {
+			_ = m.dropEndpointFiles(opts.ContainerID) // still held: nothing is left
+		}
+		l.Unlock()
+	}()
 	// A previous attach of this container (restart, retry): start clean.
 	if err := m.detachLocked(context.WithoutCancel(ctx), opts.ContainerID); err != nil {
 		return res, err
@@ -142,7 +147,9 @@ func (m *Manager) Attach(ctx context.Context, opts AttachOptions) (_ AttachResul
 	if rec.PidStart, err = pidStart(opts.Pid); err != nil {
 		return res, fmt.Errorf("container %s: %w", opts.ContainerName, err)
 	}
-	if err := m.writeEndpoint(rec); err != nil {
+	// The intent goes into the lock file (no extra file write): whatever a
+	// killed attach made can be found from it.
+	if err := writeIntent(l, rec); err != nil {
 		return res, err
 	}
 	live := &liveEndpoint{}
@@ -193,16 +200,11 @@ func (m *Manager) Attach(ctx context.Context, opts AttachOptions) (_ AttachResul
 			return res, err
 		}
 	}
-	for i, e := range rec.Endpoints {
-		r := dns.Record{ID: opts.ContainerID, Name: opts.ContainerName, Names: lowerAll(append([]string{opts.ContainerName}, e.Aliases...)),
-			IPv4: e.IPv4, IPv6: e.IPv6}
-		if err := m.records.Put(ctx, nets[i].Name, r); err != nil {
-			return res, fmt.Errorf("container %s: dns records: %w", opts.ContainerName, err)
-		}
-	}
 	if live.dnsUDP, live.dnsTCP, err = dns.Listen(nsPath(opts.Pid), dns.Address); err != nil {
 		return res, fmt.Errorf("container %s: %w", opts.ContainerName, err)
 	}
+	// The complete record is what DNS servers answer from: the names
+	// appear now.
 	rec.Complete = true
 	if err := m.writeEndpoint(rec); err != nil {
 		return res, err
@@ -342,7 +344,7 @@ func macFromIPv4(a netip.Addr) net.HardwareAddr {
 	return net.HardwareAddr{0x02, 0x42, b[0], b[1], b[2], b[3]}
 }
 
-// Detach undoes Attach: published ports, DNS records, leases, veths, and the
+// Detach undoes Attach: published ports, DNS names, leases, veths, and the
 // resolver sockets this process holds. Detaching a container that is not
 // attached is success.
 func (m *Manager) Detach(ctx context.Context, containerID string) error {
@@ -371,9 +373,10 @@ func (m *Manager) detachLocked(ctx context.Context, id string) error {
 	}
 	rec, err := m.readEndpoint(id)
 	if errdefs.IsNotFound(err) {
-		return nil
-	} else if err != nil {
-		return err
+		rec, err = m.readIntent(id)
+	}
+	if err != nil || rec == nil {
+		return err // nothing attached, or an error
 	}
 	return m.cleanup(ctx, rec)
 }
@@ -387,9 +390,6 @@ func (m *Manager) cleanup(ctx context.Context, rec *endpointRecord) error {
 		}
 	}
 	for _, n := range rec.Networks {
-		if err := m.records.Delete(ctx, n, rec.ContainerID); err != nil {
-			errs = append(errs, err)
-		}
 		if err := m.leases.Release(ctx, n, rec.ContainerID); err != nil {
 			errs = append(errs, err)
 		}
@@ -427,7 +427,9 @@ func (m *Manager) ServeDNS(ctx context.Context, containerID string, pid int) err
 			return fmt.Errorf("container %s: %w", rec.Name, err)
 		}
 	}
-	srv := dns.NewServer(dns.Config{Records: m.records, Networks: rec.Networks, Links: rec.Links,
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	srv := dns.NewServer(dns.Config{Records: m.newRecordSource(ctx), Networks: rec.Networks, Links: rec.Links,
 		Upstreams: rec.Upstreams, ResolvConf: m.resolvConf, Logger: m.log})
 	return srv.Serve(ctx, udp, tcp)
 }

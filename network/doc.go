@@ -13,10 +13,14 @@
 //	<root>/networks/<name>.json          a network (durable)
 //	<root>/networks/lock                 serialises create/remove in one root
 //	<run>/networks/leases/<name>.json    address leases (network/ipam)
-//	<run>/networks/records/<name>.json   DNS records of the network (network/dns)
 //	<run>/networks/endpoints/<id>.json   one container's attachment, written
-//	                                     before any kernel object is made, so a
-//	                                     killed command leaves a trace to clean
+//	                                     when complete; the DNS servers answer
+//	                                     from these (watched with inotify)
+//	<run>/networks/endpoints/<id>.lock   held while attaching or detaching;
+//	                                     holds the attach's intent (pid,
+//	                                     networks) before any kernel object
+//	                                     is made, so whatever a killed command
+//	                                     made can be found and removed
 //	/run/berth-net.lock                  machine-wide: choosing a subnet and
 //	                                     creating its bridge
 //	/run/berth-nft.lock                  machine-wide: nftables batches

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -121,6 +122,64 @@ func (m *Manager) dropEndpointFiles(id string) error {
 	return nil
 }
 
+// writeIntent writes rec into the held endpoint lock file (in place: the
+// lock file is never renamed). A reader tolerates a torn write: an intent
+// that does not decode stands for "unknown", and everything is cleaned.
+func writeIntent(l *state.FileLock, rec *endpointRecord) error {
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	f := l.File()
+	if err := f.Truncate(0); err != nil {
+		return err
+	}
+	_, err = f.WriteAt(data, 0)
+	return err
+}
+
+// readIntent reads the intent an attach left in the lock file: nil when
+// there is none (no file, or an empty one), a record naming every network
+// of the root when it does not decode.
+func (m *Manager) readIntent(id string) (*endpointRecord, error) {
+	data, err := os.ReadFile(m.endpointLock(id))
+	if errors.Is(err, fs.ErrNotExist) || (err == nil && len(data) == 0) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	r := &endpointRecord{}
+	if err := json.NewDecoder(bytes.NewReader(data)).Decode(r); err != nil || r.ContainerID != id {
+		r = &endpointRecord{ContainerID: id, Name: id}
+		r.Networks, _ = m.allNetworks()
+	}
+	return r, nil
+}
+
+// allNetworks are the names of the root's networks and of networks that
+// still have leases.
+func (m *Manager) allNetworks() ([]string, error) {
+	seen := map[string]bool{}
+	var out []string
+	ls, _ := m.leases.Networks()
+	ents, err := os.ReadDir(m.netDir())
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	for _, e := range ents {
+		if n, ok := strings.CutSuffix(e.Name(), ".json"); ok && !strings.HasPrefix(n, ".") {
+			ls = append(ls, n)
+		}
+	}
+	for _, n := range ls {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
 func (m *Manager) writeEndpoint(r *endpointRecord) error {
 	// Volatile (run dir): rename is enough, no fsync.
 	return state.WriteJSON(m.endpointFile(r.ContainerID), r, false)
@@ -150,11 +209,27 @@ func (m *Manager) endpointRecords() ([]*endpointRecord, error) {
 	return out, nil
 }
 
-// endpointsOf lists the endpoints on one network.
+// endpointsOf lists the endpoints on one network, including attaches in
+// flight or killed (known from their intent).
 func (m *Manager) endpointsOf(network string) ([]Endpoint, error) {
 	recs, err := m.endpointRecords()
 	if err != nil {
 		return nil, err
+	}
+	have := map[string]bool{}
+	for _, r := range recs {
+		have[r.ContainerID] = true
+	}
+	ids, err := m.endpointIDs()
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		if !have[id] {
+			if r, err := m.readIntent(id); err == nil && r != nil {
+				recs = append(recs, r)
+			}
+		}
 	}
 	var out []Endpoint
 	for _, r := range recs {

@@ -205,7 +205,8 @@ func httpHost(url string) (string, error) {
 }
 
 // leftovers lists what the given containers (id → networks) still hold:
-// veths, published ports, endpoint records, leases, DNS records.
+// veths, published ports, endpoint records and locks (DNS names come from
+// the records), leases.
 func (e *env) leftovers(containers map[string][]string) []string {
 	e.t.Helper()
 	var out []string
@@ -230,17 +231,14 @@ func (e *env) leftovers(containers map[string][]string) []string {
 		if _, err := os.Stat(e.m.endpointFile(id)); err == nil {
 			out = append(out, "endpoint record of "+id[:12])
 		}
+		if _, err := os.Stat(e.m.endpointLock(id)); err == nil {
+			out = append(out, "endpoint lock of "+id[:12])
+		}
 		for _, n := range nets {
 			ls, _ := e.m.leases.Leases(n)
 			for a, o := range ls {
 				if o == id {
 					out = append(out, "lease "+a.String())
-				}
-			}
-			rs, _ := e.m.records.Read(n)
-			for _, r := range rs {
-				if r.ID == id {
-					out = append(out, "dns record "+r.Name)
 				}
 			}
 		}

@@ -22,7 +22,6 @@ import (
 	"github.com/containerd/errdefs"
 
 	"github.com/berthdev/berth/engine/state"
-	"github.com/berthdev/berth/network/dns"
 	"github.com/berthdev/berth/network/ipam"
 	"github.com/berthdev/berth/network/nft"
 )
@@ -56,7 +55,6 @@ type Manager struct {
 	netLock    string
 	fw         *nft.Firewall
 	leases     *ipam.Store
-	records    *dns.Store
 	proxy      bool
 	resolvConf string
 	log        *slog.Logger
@@ -95,7 +93,6 @@ func New(opts Options) (*Manager, error) {
 	m.fw = nft.New(nft.Options{LockPath: filepath.Join(lockDir, "berth-nft.lock"), Logger: m.log})
 	run := filepath.Join(opts.Paths.Run, "networks")
 	m.leases = ipam.NewStore(filepath.Join(run, "leases"))
-	m.records = dns.NewStore(filepath.Join(run, "records"))
 	return m, nil
 }
 
@@ -335,7 +332,7 @@ func matchLabels(have, want map[string]string) bool {
 	return true
 }
 
-// Remove deletes the network: its bridge, rules, leases and records. A
+// Remove deletes the network: its bridge, rules and leases. A
 // network that does not exist is success. A network with live containers
 // is an ErrConflict naming them; endpoints of dead containers are cleaned.
 func (m *Manager) Remove(ctx context.Context, name string) error {
@@ -373,9 +370,6 @@ func (m *Manager) Remove(ctx context.Context, name string) error {
 		return err
 	}
 	if err := m.leases.Drop(ctx, name); err != nil {
-		return err
-	}
-	if err := m.records.Drop(ctx, name); err != nil {
 		return err
 	}
 	if err := os.Remove(m.netFile(name)); err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -12,8 +12,8 @@ import (
 )
 
 // Sweep removes what killed berth commands and dead containers left in this
-// root: the endpoints (ports, DNS records, leases, veths) of containers
-// whose process is gone, leases and records nobody owns any more, and
+// root: the endpoints (ports, DNS names, leases, veths) of containers
+// whose process is gone, leases nobody owns any more, and
 // bridges (with their rules) that carry this root's alias but belong to no
 // network. It never touches another root's objects.
 func (m *Manager) Sweep(ctx context.Context) error {
@@ -33,7 +33,7 @@ func (m *Manager) Sweep(ctx context.Context) error {
 			live[id] = true // alive, or being attached or detached right now
 		}
 	}
-	// Leases and records whose owner has no live endpoint.
+	// Leases whose owner has no live endpoint.
 	nets, err := m.leases.Networks()
 	if err != nil {
 		errs = append(errs, err)
@@ -47,23 +47,6 @@ func (m *Manager) Sweep(ctx context.Context) error {
 		}
 		if _, err := m.load(n); err != nil { // network removed: drop its files
 			_ = m.leases.Drop(ctx, n)
-		}
-	}
-	for _, n := range m.recordNetworks() {
-		if err := m.records.Clean(ctx, n); err != nil {
-			errs = append(errs, err)
-		}
-		if rs, err := m.records.Read(n); err == nil {
-			for _, r := range rs {
-				if !live[r.ID] {
-					if err := m.records.Delete(ctx, n, r.ID); err != nil {
-						errs = append(errs, err)
-					}
-				}
-			}
-		}
-		if _, err := m.load(n); err != nil {
-			_ = m.records.Drop(ctx, n)
 		}
 	}
 	if err := m.sweepBridges(ctx); err != nil {
@@ -100,23 +83,6 @@ func (m *Manager) sweepBridges(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// recordNetworks lists the networks with a DNS record file.
-func (m *Manager) recordNetworks() []string {
-	var out []string
-	nets, _ := m.leases.Networks()
-	seen := map[string]bool{}
-	for _, n := range nets {
-		seen[n] = true
-		out = append(out, n)
-	}
-	for _, n := range m.records.Networks() {
-		if !seen[n] {
-			out = append(out, n)
-		}
-	}
-	return out
 }
 
 // endpointIDs lists the containers with anything in the endpoint

@@ -18,8 +18,8 @@ import (
 
 // Config is what one container's server answers.
 type Config struct {
-	// Records holds the networks' records.
-	Records *Store
+	// Records gives the networks' records.
+	Records Source
 	// Networks are the networks the container is on: only their records
 	// are answered.
 	Networks []string
@@ -42,14 +42,7 @@ type Server struct {
 	log *slog.Logger
 
 	mu    sync.Mutex
-	cache map[string]*cached // by network
 	hosts cachedUpstreams
-}
-
-type cached struct {
-	mtime time.Time
-	size  int64
-	recs  []Record
 }
 
 type cachedUpstreams struct {
@@ -62,35 +55,14 @@ func NewServer(cfg Config) *Server {
 	if cfg.ResolvConf == "" {
 		cfg.ResolvConf = "/etc/resolv.conf"
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, cache: map[string]*cached{}}
+	s := &Server{cfg: cfg, log: cfg.Logger}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	return s
 }
 
-// records returns a network's records, re-reading the file when it changed.
-func (s *Server) records(network string) []Record {
-	p := s.cfg.Records.Path(network)
-	st, err := os.Stat(p)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c := s.cache[network]
-	if err != nil {
-		delete(s.cache, network)
-		return nil
-	}
-	if c != nil && c.mtime.Equal(st.ModTime()) && c.size == st.Size() {
-		return c.recs
-	}
-	recs, err := s.cfg.Records.Read(network)
-	if err != nil {
-		s.log.Warn("dns: read records", "network", network, "err", err)
-		return nil
-	}
-	s.cache[network] = &cached{mtime: st.ModTime(), size: st.Size(), recs: recs}
-	return recs
-}
+func (s *Server) records(network string) []Record { return s.cfg.Records.Records(network) }
 
 // Lookup returns the addresses of name on the container's networks; ok is
 // false when no container has that name.
