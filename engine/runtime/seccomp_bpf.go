@@ -5,16 +5,17 @@ import (
 	"fmt"
 	"slices"
 
+	goruntime "runtime"
+
 	"github.com/containerd/errdefs"
-	"github.com/elastic/go-seccomp-bpf/arch"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
 
 // The seccomp program is assembled here, with elastic/go-seccomp-bpf's
-// syscall tables and x/net/bpf's instruction encoder. (The library's own
-// policy assembler leaves a syscall argument in the accumulator when a
+// syscall tables (generated into syscalls_<arch>.go) and x/net/bpf's
+// instruction encoder. (The library's own policy assembler leaves a syscall argument in the accumulator when a
 // conditional rule does not match, so the rules after it compare that
 // argument with syscall numbers: personality(8) fell through to lseek's
 // rule. Each conditional block here reloads the number.)
@@ -39,9 +40,8 @@ const (
 
 // assembleSeccomp translates an OCI seccomp section into BPF.
 func assembleSeccomp(sc *specs.LinuxSeccomp) ([]byte, error) {
-	native, err := arch.GetInfo("")
-	if err != nil {
-		return nil, err
+	if auditArch == 0 {
+		return nil, fmt.Errorf("seccomp filters are not supported on %s; use seccomp=unconfined: %w", goruntime.GOARCH, errdefs.ErrNotImplemented)
 	}
 	def, err := seccompAction(sc.DefaultAction, sc.DefaultErrnoRet)
 	if err != nil {
@@ -61,7 +61,7 @@ func assembleSeccomp(sc *specs.LinuxSeccomp) ([]byte, error) {
 		}
 		var nrs []int
 		for _, n := range r.Names {
-			nr, ok := native.SyscallNames[n]
+			nr, ok := syscallNumber(n)
 			if !ok || slices.Contains(nrs, nr) {
 				continue // not on this architecture: libseccomp skips it too
 			}
@@ -76,11 +76,11 @@ func assembleSeccomp(sc *specs.LinuxSeccomp) ([]byte, error) {
 	a := newAsm()
 	deflt := a.label()
 	a.emit(bpf.LoadAbsolute{Off: seccompDataArch, Size: 4})
-	a.jump(bpf.JumpEqual, uint32(native.ID), a.here(1), next)
+	a.jump(bpf.JumpEqual, auditArch, a.here(1), next)
 	a.ja(deflt)
 	a.emit(bpf.LoadAbsolute{Off: seccompDataNr, Size: 4})
 	enosys := unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)
-	if native.ID == arch.X86_64.ID {
+	if goruntime.GOARCH == "amd64" {
 		a.jump(bpf.JumpGreaterOrEqual, x32SyscallBit, next, a.here(1))
 		a.emit(bpf.RetConstant{Val: enosys})
 	}
@@ -107,7 +107,7 @@ func assembleSeccomp(sc *specs.LinuxSeccomp) ([]byte, error) {
 				fail := a.label()
 				for _, c := range set {
 					if err := a.condition(c, fail); err != nil {
-						return nil, fmt.Errorf("syscalls %v: %w", native.SyscallNumbers[nr], err)
+						return nil, fmt.Errorf("syscall %s: %w", syscallNameOf(nr), err)
 					}
 				}
 				a.ja(act)
