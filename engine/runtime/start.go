@@ -122,9 +122,10 @@ func Start(ctx context.Context, cfg Config, opts StartOptions) (_ *Process, err 
 	}
 
 	cmd := &exec.Cmd{
-		Path:       self,
-		Args:       []string{"berth-init", InitArg},
-		Env:        []string{},
+		Path: self,
+		Args: []string{"berth-init", InitArg},
+		// One P from the start: Init needs no more, and no procresize.
+		Env:        []string{"GOMAXPROCS=1"},
 		Dir:        "/",
 		ExtraFiles: extra,
 		SysProcAttr: &syscall.SysProcAttr{
