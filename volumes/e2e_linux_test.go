@@ -4,8 +4,6 @@ package volumes_test
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,10 +13,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/moby/sys/mountinfo"
-	"golang.org/x/sys/unix"
-
-	"github.com/berthdev/berth/engine/state"
 	"github.com/berthdev/berth/engine/testutil"
 )
 
@@ -30,16 +24,7 @@ var (
 	binOnce sync.Once
 	binPath string
 	binErr  error
-	binDir  string
 )
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		_ = os.RemoveAll(binDir)
-	}
-	os.Exit(code)
-}
 
 // berthBinary builds cmd/berth once per test process.
 func berthBinary(t *testing.T) string {
@@ -74,12 +59,6 @@ type stack struct {
 	project string
 }
 
-func randHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 // newStack writes compose into a new project directory. Projects of one
 // test may share a root (root != "").
 func newStack(t *testing.T, root, project, compose string) *stack {
@@ -99,26 +78,6 @@ func newStack(t *testing.T, root, project, compose string) *stack {
 	s := &stack{t: t, bin: berthBinary(t), root: root, dir: dir, project: project}
 	t.Cleanup(func() { _, _ = s.run("down", "-v", "--remove-orphans", "-t", "1") })
 	return s
-}
-
-// newRoot makes a berth root for one test and, at the end, checks that
-// nothing is left mounted under it (detaching what is, so the temporary
-// directory's removal never deletes through a mount) and removes its
-// volatile directory.
-func newRoot(t *testing.T) string {
-	t.Helper()
-	root := filepath.Join(t.TempDir(), "root")
-	t.Cleanup(func() {
-		mounts, _ := mountinfo.GetMounts(mountinfo.PrefixFilter(root))
-		for _, m := range mounts {
-			t.Errorf("mount left behind under the berth root: %s on %s", m.Source, m.Mountpoint)
-			_ = unix.Unmount(m.Mountpoint, unix.MNT_DETACH)
-		}
-		if p, err := state.NewPaths(root); err == nil {
-			_ = os.RemoveAll(p.Run)
-		}
-	})
-	return root
 }
 
 // run runs `berth --root R -p P <args>` in the project directory.
@@ -168,15 +127,6 @@ func (s *stack) volumeNames() []string {
 // volumeData is the host directory of a named volume's content.
 func (s *stack) volumeData(name string) string {
 	return filepath.Join(s.root, "volumes", name, "_data")
-}
-
-func readFile(t *testing.T, p string) string {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 const busyboxApp = `
