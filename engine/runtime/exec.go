@@ -198,6 +198,12 @@ func execOnThread(pidfd int, cfg ExecConfig, pl *placement) (_ *ExecProcess, err
 	if cwd == "" {
 		cwd = "/"
 	}
+	if fi, err := os.Stat(cwd); err != nil || !fi.IsDir() {
+		if err == nil {
+			err = unix.ENOTDIR
+		}
+		return nil, &StartError{Msg: fmt.Sprintf("chdir to working directory %q: %v", cwd, err), Code: 126}
+	}
 	newCmd := func() *exec.Cmd {
 		return &exec.Cmd{
 			Path:      path,

@@ -77,6 +77,11 @@ func TestLinuxExec(t *testing.T) {
 		t.Errorf("not found: %v", err)
 	}
 	ec = execConfig(cfg, "true")
+	ec.Cwd = "/nonexistent"
+	if _, err := Exec(context.Background(), p.Pid, ec); !errors.As(err, &se) || se.ExitCode() != 126 || !strings.Contains(err.Error(), "/nonexistent") {
+		t.Errorf("missing working directory: %v", err)
+	}
+	ec = execConfig(cfg, "true")
 	ec.User = "ghost"
 	if _, err := Exec(context.Background(), p.Pid, ec); err == nil || !strings.Contains(err.Error(), "ghost") {
 		t.Errorf("unknown user: %v", err)

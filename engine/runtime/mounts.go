@@ -70,16 +70,14 @@ func mountOne(rootDir *os.File, root string, m Mount) error {
 		return err
 	}
 	isDir := true
-	switch m.Type {
-	case "bind", "volume", "":
+	if isBind(m.Type) {
 		fi, err := os.Stat(m.Source)
 		if err != nil {
 			return fmt.Errorf("source %s: %w", m.Source, err)
 		}
 		isDir = fi.IsDir()
-	case "tmpfs":
-	default:
-		return fmt.Errorf("mount type %q is not supported: %w", m.Type, errdefs.ErrInvalidArgument)
+	} else if strings.ContainsAny(m.Type, "/ \x00") {
+		return fmt.Errorf("mount type %q is not a filesystem type: %w", m.Type, errdefs.ErrInvalidArgument)
 	}
 	target, err := makeTarget(rootDir, clean, isDir)
 	if err != nil {
@@ -89,14 +87,19 @@ func mountOne(rootDir *os.File, root string, m Mount) error {
 	if err := checkInRoot(target, root); err != nil {
 		return err
 	}
-	if m.CopyUp && isDir {
+	if m.CopyUp && isBind(m.Type) && isDir {
 		if err := copyUp(target, m.Source); err != nil {
 			return fmt.Errorf("copy image content to volume %s: %w", m.Source, err)
 		}
 	}
 	proc := fmt.Sprintf("/proc/self/fd/%d", target.Fd())
-	if m.Type == "tmpfs" {
-		err = unix.Mount("tmpfs", proc, "tmpfs", flags, strings.Join(data, ","))
+	if !isBind(m.Type) {
+		// tmpfs, or a volume's own filesystem (driver_opts type/device/o).
+		src := m.Source
+		if src == "" {
+			src = m.Type
+		}
+		err = unix.Mount(src, proc, m.Type, flags, strings.Join(data, ","))
 	} else {
 		err = unix.Mount(m.Source, proc, "", unix.MS_BIND|(flags&unix.MS_REC), "")
 		if err == nil && flags&(unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC) != 0 {
@@ -106,6 +109,20 @@ func mountOne(rootDir *os.File, root string, m Mount) error {
 	}
 	if err != nil {
 		return err
+	}
+	if m.CopyUp && !isBind(m.Type) && m.Type != "tmpfs" {
+		// A volume with its own filesystem: copy from the image's
+		// directory (still reachable through the handle taken before the
+		// mount) into the new mount.
+		mnt, err := pathrs.OpenatInRoot(rootDir, clean)
+		if err != nil {
+			return err
+		}
+		err = copyUp(target, fmt.Sprintf("/proc/self/fd/%d", mnt.Fd()))
+		mnt.Close()
+		if err != nil {
+			return fmt.Errorf("copy image content to volume: %w", err)
+		}
 	}
 	if prop != 0 {
 		mnt, err := pathrs.OpenatInRoot(rootDir, clean)
@@ -238,16 +255,29 @@ func checkSymlinks(root, target string) error {
 	return nil
 }
 
+func isBind(typ string) bool { return typ == "bind" || typ == "volume" || typ == "" }
+
+var atimeFlags = map[string]uintptr{
+	"noatime": unix.MS_NOATIME, "nodiratime": unix.MS_NODIRATIME, "relatime": unix.MS_RELATIME,
+	"strictatime": unix.MS_STRICTATIME, "sync": unix.MS_SYNCHRONOUS, "dirsync": unix.MS_DIRSYNC,
+}
+
 // parseMountOptions turns mount options into flags, data, and propagation.
-// tmpfs defaults to nosuid,nodev,noexec and mode 1777 as docker's --tmpfs.
+// tmpfs defaults to nosuid,nodev,noexec and mode 1777 as docker's --tmpfs;
+// options of other filesystems that are not flags are their data.
 func parseMountOptions(m Mount) (flags uintptr, data []string, prop uintptr, err error) {
-	if m.Type == "tmpfs" {
+	switch {
+	case m.Type == "tmpfs":
 		flags = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
-	} else {
+	case isBind(m.Type):
 		flags = unix.MS_REC
 	}
 	hasMode := false
 	for _, o := range m.Options {
+		if f, ok := atimeFlags[o]; ok {
+			flags |= f
+			continue
+		}
 		switch o {
 		case "ro", "readonly":
 			flags |= unix.MS_RDONLY
@@ -276,7 +306,7 @@ func parseMountOptions(m Mount) (flags uintptr, data []string, prop uintptr, err
 				m.Propagation = o
 			}
 		default:
-			if m.Type != "tmpfs" {
+			if isBind(m.Type) {
 				return 0, nil, 0, fmt.Errorf("unknown bind option %q: %w", o, errdefs.ErrInvalidArgument)
 			}
 			if strings.HasPrefix(o, "mode=") {

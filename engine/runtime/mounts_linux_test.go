@@ -179,6 +179,16 @@ func TestLinuxCopyUp(t *testing.T) {
 		t.Errorf("xattr: %q %v", buf[:n], err)
 	}
 
+	// A volume with a filesystem of its own (driver_opts type=…) gets the
+	// copy inside the new mount.
+	fsIn := spec(t, "sh", "-c", "cat /var/lib/app/conf; ls -ln /var/lib/app/conf | awk '{print $3\":\"$4}'; grep ' /var/lib/app ' /proc/self/mounts | cut -d' ' -f3")
+	fsIn.Rootfs = rootfs
+	fsIn.Mounts = []Mount{{Type: "ramfs", Source: "ramfs", Target: "/var/lib/app", CopyUp: true}}
+	out, code = run(t, build(t, fsIn))
+	if code != 0 || out != "image content\n1000:2000\nramfs\n" {
+		t.Fatalf("ramfs volume: exit %d: %q", code, out)
+	}
+
 	// A volume that is not empty is left as it is.
 	must(t, os.WriteFile(filepath.Join(vol, "conf"), []byte("changed\n"), 0o640))
 	out, _ = run(t, build(t, in))
