@@ -123,8 +123,13 @@ func (c *cli) newRootCommand() *cobra.Command {
 			return c.validateGlobalFlags(cmd)
 		},
 	}
+	// -f/--file is the root's own flag, read before the subcommand as in
+	// docker compose (TraverseChildren): subcommands keep -f for their
+	// own use (logs -f, rm -f, ls --filter), which a persistent -f would
+	// forbid.
+	root.TraverseChildren = true
+	root.Flags().StringArrayVarP(&c.opts.Files, "file", "f", nil, "Compose configuration files")
 	f := root.PersistentFlags()
-	f.StringArrayVarP(&c.opts.Files, "file", "f", nil, "Compose configuration files")
 	f.StringVarP(&c.opts.ProjectName, "project-name", "p", "", "Project name")
 	f.StringVar(&c.opts.ProjectDirectory, "project-directory", "", "Specify an alternate working directory\n(default: the path of the, first specified, Compose file)")
 	f.StringArrayVar(&c.opts.EnvFiles, "env-file", nil, "Specify an alternate environment file")
