@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -102,6 +103,9 @@ type Service struct {
 	events   emitter
 	log      *slog.Logger
 	parallel int
+
+	sweepOnce sync.Once
+	swept     chan struct{}
 }
 
 // New returns a Service over the given parts.
@@ -113,7 +117,8 @@ func New(opts Options) (*Service, error) {
 		return nil, fmt.Errorf("scheduler: paths are required: %w", errdefs.ErrInvalidArgument)
 	}
 	s := &Service{engine: opts.Engine, images: opts.Images, networks: opts.Networks, volumes: opts.Volumes,
-		paths: opts.Paths, events: emitter{opts.Events}, log: opts.Logger, parallel: opts.Parallel}
+		paths: opts.Paths, events: emitter{opts.Events}, log: opts.Logger, parallel: opts.Parallel,
+		swept: make(chan struct{})}
 	if s.events.Events == nil {
 		s.events = emitter{discardEvents{}}
 	}

@@ -28,6 +28,14 @@ func (c *cli) newDownCommand() *cobra.Command {
 			}
 			// down works from the containers' labels: the compose file may
 			// have changed or be gone (then -p names the project).
+			b, err := c.backend(ctx, "Running")
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			if !c.opts.DryRun {
+				b.Prepare(ctx) // the sweep overlaps loading the project
+			}
 			p, name, err := c.projectOrName(ctx, nil)
 			if err != nil {
 				return err
@@ -35,11 +43,6 @@ func (c *cli) newDownCommand() *cobra.Command {
 			if err := checkServices(p, args); err != nil {
 				return err
 			}
-			b, err := c.backend(ctx, "Running")
-			if err != nil {
-				return err
-			}
-			defer b.Close()
 			return b.Down(ctx, name, scheduler.DownOptions{
 				Project: p, Services: args, RemoveOrphans: o.removeOrphans, Volumes: o.volumes, Images: o.rmi,
 				Timeout: timeoutFlag(cmd.Flags().Changed("timeout"), o.timeout), DryRun: c.opts.DryRun,

@@ -102,6 +102,14 @@ func (c *cli) runUp(cmd *cobra.Command, o upOptions, services []string) error {
 		return invalidArgument("invalid --pull option %q", o.pull)
 	}
 
+	b, err := c.backend(ctx, "Running")
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	if !c.opts.DryRun {
+		b.Prepare(ctx) // the sweep overlaps loading the project
+	}
 	p, err := c.loadProject(ctx, services)
 	if err != nil {
 		return err
@@ -119,12 +127,6 @@ func (c *cli) runUp(cmd *cobra.Command, o upOptions, services []string) error {
 			return invalidArgument("no such service: %s", o.exitCodeFrom)
 		}
 	}
-
-	b, err := c.backend(ctx, "Running")
-	if err != nil {
-		return err
-	}
-	defer b.Close()
 
 	recreate, deps := scheduler.RecreateDiverged, scheduler.RecreateDiverged
 	switch {
