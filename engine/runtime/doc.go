@@ -44,7 +44,10 @@
 // thread that is never unlocked (the Go runtime discards it) unshare(CLONE_FS),
 // setns(pidfd, mnt|pid|uts|ipc|net|cgroup), the container's bounding set,
 // no_new_privs and seccomp filter applied to that thread, and fork+exec with
-// the user's credentials. The child stops at exec (PTRACE_TRACEME) so that it
-// is placed in the container's cgroups and given its rlimits before it runs
-// a single instruction.
+// the user's credentials (the child inherits the thread's restrictions). The
+// child stops at exec (PTRACE_TRACEME) so that it is placed in the
+// container's cgroups (v1, or v2 when the container's seccomp filter forbids
+// clone3) and given its rlimits and oom_score_adj before it runs a single
+// instruction; on v2 without a filter it is cloned straight into the cgroup
+// (CLONE_INTO_CGROUP).
 package runtime

@@ -180,6 +180,9 @@ func execOnThread(pidfd int, cfg ExecConfig, pl *placement) (_ *ExecProcess, err
 	if err := unix.Unshare(unix.CLONE_FS); err != nil {
 		return nil, fmt.Errorf("exec: unshare CLONE_FS: %w", err)
 	}
+	// The umask lives in the fs_struct this thread now has alone: docker's
+	// 022 for the process, whatever the caller's is.
+	unix.Umask(0o022)
 	if err := unix.Setns(pidfd, execNamespaces); err != nil {
 		return nil, fmt.Errorf("exec: enter the container's namespaces: %w", err)
 	}

@@ -3,6 +3,7 @@ package runtime
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/berthdev/berth/engine/mount"
@@ -152,8 +153,8 @@ func BuildConfig(in SpecInput) (Config, error) {
 		}
 	}
 	if !in.Privileged && !sec.systemPathsUnconfined {
-		cfg.MaskedPaths = DefaultMaskedPaths
-		cfg.ReadonlyPaths = DefaultReadonlyPaths
+		cfg.MaskedPaths = slices.Clone(DefaultMaskedPaths)
+		cfg.ReadonlyPaths = slices.Clone(DefaultReadonlyPaths)
 	}
 
 	if cfg.Rlimits, err = Rlimits(in.Ulimits); err != nil {
@@ -183,7 +184,7 @@ func BuildConfig(in SpecInput) (Config, error) {
 			return Config{}, err
 		}
 		cfg.Devices = append(all, devs...)
-		cfg.DeviceRules = AllowAllDevices
+		cfg.DeviceRules = slices.Clone(AllowAllDevices)
 		return cfg, nil
 	}
 	cfg.Devices = devs
