@@ -146,6 +146,7 @@ type session struct {
 	fresh  bool                       // table is being created in this batch
 	// missing: the table does not exist and is not being created.
 	missing bool
+	cache   map[string][]*nftables.Rule // rules already listed, by chain
 }
 
 // with runs fn with a session on fam's table under the machine-wide lock and
@@ -161,20 +162,9 @@ func (f *Firewall) with(ctx context.Context, fam nftables.TableFamily, create bo
 		return fmt.Errorf("nftables: %w", err)
 	}
 	defer conn.CloseLasting()
-	s := &session{conn: conn, table: &nftables.Table{Name: TableName, Family: fam}, chains: map[string]*nftables.Chain{}}
-	chains, err := conn.ListChainsOfTableFamily(fam)
-	if err != nil {
-		return fmt.Errorf("nftables: list chains: %w", err)
-	}
-	s.all = chains
-	for _, c := range chains {
-		if c.Table.Name == TableName {
-			s.chains[c.Name] = c
-		}
-	}
-	if len(s.chains) == 0 && !create {
-		s.missing = true // nothing of berth's to remove (foreign rules may remain)
-	} else if err := s.ensure(); err != nil {
+	s := &session{conn: conn, table: &nftables.Table{Name: TableName, Family: fam}, chains: map[string]*nftables.Chain{},
+		cache: map[string][]*nftables.Rule{}}
+	if err := s.load(create); err != nil {
 		return err
 	}
 	if err := fn(s); err != nil {
@@ -184,6 +174,60 @@ func (f *Firewall) with(ctx context.Context, fam nftables.TableFamily, create bo
 		return fmt.Errorf("nftables: apply rules: %w", err)
 	}
 	return nil
+}
+
+// withPorts is with for published ports, on the hot path of a container's
+// start and stop: when the hostports chain exists, the table is taken as
+// whole (its chains and base rules are made in one batch) and only that
+// chain is read: two netlink round trips in all (when it holds rules).
+func (f *Firewall) withPorts(ctx context.Context, fam nftables.TableFamily, create bool, fn func(s *session) error) error {
+	l, err := state.Lock(ctx, f.lockPath)
+	if err != nil {
+		return err
+	}
+	defer l.Unlock()
+	conn, err := nftables.New(nftables.AsLasting())
+	if err != nil {
+		return fmt.Errorf("nftables: %w", err)
+	}
+	defer conn.CloseLasting()
+	s := &session{conn: conn, table: &nftables.Table{Name: TableName, Family: fam}, chains: map[string]*nftables.Chain{},
+		cache: map[string][]*nftables.Rule{}}
+	hp := &nftables.Chain{Name: "hostports", Table: s.table}
+	// A dump of a missing chain is empty, not an error: only rules prove
+	// that the table is there.
+	if cur, err := conn.GetRules(s.table, hp); err == nil && len(cur) > 0 {
+		s.chains[hp.Name], s.cache[hp.Name] = hp, cur
+	} else if err := s.load(create); err != nil { // no table yet, or damaged
+		return err
+	}
+	if err := fn(s); err != nil {
+		return err
+	}
+	if err := conn.Flush(); err != nil {
+		return fmt.Errorf("nftables: apply rules: %w", err)
+	}
+	return nil
+}
+
+// load lists the family's chains and makes what is missing of berth's
+// table (when create, or when the table exists).
+func (s *session) load(create bool) error {
+	chains, err := s.conn.ListChainsOfTableFamily(s.table.Family)
+	if err != nil {
+		return errUnavailable(fmt.Errorf("list chains: %w", err))
+	}
+	s.all = chains
+	for _, c := range chains {
+		if c.Table.Name == TableName {
+			s.chains[c.Name] = c
+		}
+	}
+	if len(s.chains) == 0 && !create {
+		s.missing = true // nothing of berth's to remove (foreign rules may remain)
+		return nil
+	}
+	return s.ensure()
 }
 
 // ensure adds the table, chains and base rules that are missing.
@@ -231,16 +275,27 @@ func (s *session) ensure() error {
 	return nil
 }
 
-// rules lists the rules of one of berth's chains (none when it is new).
+// rules lists the rules of one of berth's chains (none when it is new or
+// absent).
 func (s *session) rules(chain string) ([]*nftables.Rule, error) {
-	c := s.chains[chain]
-	if c == nil || s.fresh || s.missing {
+	if s.fresh || s.missing {
 		return nil, nil
+	}
+	if rs, ok := s.cache[chain]; ok {
+		return rs, nil
+	}
+	c := s.chains[chain]
+	if c == nil {
+		c = &nftables.Chain{Name: chain, Table: s.table}
 	}
 	rs, err := s.conn.GetRules(s.table, c)
 	if err != nil {
+		if s.chains[chain] == nil {
+			return nil, nil // not listed and not there
+		}
 		return nil, fmt.Errorf("nftables: list chain %s: %w", chain, err)
 	}
+	s.cache[chain] = rs
 	return rs, nil
 }
 

@@ -185,9 +185,10 @@ func parsePortDetail(owner, d string) (Published, bool) {
 	return p, true
 }
 
-// AddPorts publishes a container's ports (replacing any it had) in one
-// batch. A port another container already publishes is an ErrConflict
-// naming that container, and nothing is changed.
+// AddPorts publishes a container's ports in one batch per family, replacing
+// what it had in the families it publishes in (RemovePorts clears both). A
+// port another container already publishes is an ErrConflict naming that
+// container, and nothing is changed.
 func (f *Firewall) AddPorts(ctx context.Context, containerID, name string, ports []Port) error {
 	byFam := map[nftables.TableFamily][]Port{}
 	for _, p := range ports {
@@ -197,9 +198,18 @@ func (f *Firewall) AddPorts(ctx context.Context, containerID, name string, ports
 		byFam[family(p.ContainerIP)] = append(byFam[family(p.ContainerIP)], p)
 	}
 	owner := PortOwner(containerID)
+	return f.setPorts(ctx, owner, name, byFam, false)
+}
+
+// setPorts replaces owner's ports in each family; with remove, in both
+// families, else only in those that get ports.
+func (f *Firewall) setPorts(ctx context.Context, owner, name string, byFam map[nftables.TableFamily][]Port, remove bool) error {
 	for _, fam := range []nftables.TableFamily{nftables.TableFamilyIPv4, nftables.TableFamilyIPv6} {
 		ps := byFam[fam]
-		err := f.with(ctx, fam, len(ps) > 0, func(s *session) error {
+		if len(ps) == 0 && !remove {
+			continue
+		}
+		err := f.withPorts(ctx, fam, len(ps) > 0, func(s *session) error {
 			cur, err := s.rules("hostports")
 			if err != nil {
 				return err
@@ -244,7 +254,7 @@ func (f *Firewall) AddPorts(ctx context.Context, containerID, name string, ports
 
 // RemovePorts deletes a container's published ports (none is success).
 func (f *Firewall) RemovePorts(ctx context.Context, containerID string) error {
-	return f.AddPorts(ctx, containerID, "", nil)
+	return f.setPorts(ctx, PortOwner(containerID), "", nil, true)
 }
 
 // Published lists every port published through berth's tables, by any
