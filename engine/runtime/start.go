@@ -171,6 +171,9 @@ func Start(ctx context.Context, cfg Config, opts StartOptions) (_ *Process, err 
 	stop := context.AfterFunc(ctx, func() { _ = cmd.Process.Kill() })
 	defer stop()
 	if _, err := configW.Write(data); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		return nil, fmt.Errorf("container %s: send config to init: %w", cfg.ID, err)
 	}
 	_ = configW.Close()
@@ -178,7 +181,8 @@ func Start(ctx context.Context, cfg Config, opts StartOptions) (_ *Process, err 
 	if err != nil {
 		return nil, fmt.Errorf("container %s: read init status: %w", cfg.ID, err)
 	}
-	if ctx.Err() != nil {
+	if !stop() {
+		// Cancelled: the kill is under way or done (the deferred one reaps).
 		return nil, ctx.Err()
 	}
 	if len(report) > 0 {
