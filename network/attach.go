@@ -17,6 +17,7 @@ import (
 
 	"github.com/berthdev/berth/network/dns"
 	"github.com/berthdev/berth/network/ipam"
+	"github.com/berthdev/berth/network/nft"
 )
 
 // AttachOptions is one container's networking, resolved by the caller.
@@ -200,7 +201,7 @@ func (m *Manager) Attach(ctx context.Context, opts AttachOptions) (_ AttachResul
 			return res, err
 		}
 	}
-	if live.dnsUDP, live.dnsTCP, err = dns.Listen(nsPath(opts.Pid), dns.Address); err != nil {
+	if live.dnsUDP, live.dnsTCP, err = openResolver(int(ns), nsPath(opts.Pid)); err != nil {
 		return res, fmt.Errorf("container %s: %w", opts.ContainerName, err)
 	}
 	// The complete record is what DNS servers answer from: the names
@@ -221,6 +222,26 @@ func (m *Manager) Attach(ctx context.Context, opts AttachOptions) (_ AttachResul
 }
 
 func nsPath(pid int) string { return "/proc/" + strconv.Itoa(pid) + "/ns/net" }
+
+// resolverAddr is where containers send their queries (127.0.0.11:53).
+var resolverAddr = netip.MustParseAddr("127.0.0.11")
+
+// openResolver opens the resolver's sockets in the namespace on random
+// ports of 127.0.0.11 and redirects port 53 to them (nftables in the
+// namespace), so that a service of the container can bind port 53 itself.
+func openResolver(nsFd int, path string) (net.PacketConn, net.Listener, error) {
+	udp, tcp, err := dns.Listen(path, net.JoinHostPort(resolverAddr.String(), "0"))
+	if err != nil {
+		return nil, nil, err
+	}
+	up, tp := udp.LocalAddr().(*net.UDPAddr).Port, tcp.Addr().(*net.TCPAddr).Port
+	if err := nft.RedirectDNS(nsFd, resolverAddr, uint16(up), uint16(tp)); err != nil {
+		_ = udp.Close()
+		_ = tcp.Close()
+		return nil, nil, fmt.Errorf("dns: %w", err)
+	}
+	return udp, tcp, nil
+}
 
 // attachOne makes the veth pair of one endpoint and addresses it.
 func (m *Manager) attachOne(ctx context.Context, h *netlink.Handle, ns netns.NsHandle, n *Network, ep EndpointOptions, opts AttachOptions, i int) (Endpoint, error) {
@@ -423,7 +444,13 @@ func (m *Manager) ServeDNS(ctx context.Context, containerID string, pid int) err
 	}
 	m.mu.Unlock()
 	if udp == nil {
-		if udp, tcp, err = dns.Listen(nsPath(pid), dns.Address); err != nil {
+		ns, err := netns.GetFromPid(pid)
+		if err != nil {
+			return fmt.Errorf("container %s: network namespace of pid %d: %w", rec.Name, pid, err)
+		}
+		udp, tcp, err = openResolver(int(ns), nsPath(pid))
+		ns.Close()
+		if err != nil {
 			return fmt.Errorf("container %s: %w", rec.Name, err)
 		}
 	}

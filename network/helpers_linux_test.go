@@ -29,6 +29,7 @@ func TestMain(m *testing.M) {
 		"http":   roleHTTP,
 		"attach": roleAttach,
 		"sink":   roleSink,
+		"bind53": roleBind53,
 	})
 }
 
@@ -48,6 +49,23 @@ func roleHTTP(args []string) error {
 	return http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, args[0])
 	}))
+}
+
+// roleBind53 is a DNS-server-like service: it holds UDP and TCP port 53 on
+// every address of its namespace.
+func roleBind53([]string) error {
+	pc, err := net.ListenPacket("udp4", "0.0.0.0:53")
+	if err != nil {
+		return err
+	}
+	defer pc.Close()
+	l, err := net.Listen("tcp4", "0.0.0.0:53")
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	sandbox.Ready()
+	select {}
 }
 
 // roleSink accepts TCP connections on :5001 and discards what they send,

@@ -155,6 +155,36 @@ func TestDNSRoundRobinNodataAndForwarding(t *testing.T) {
 	}
 }
 
+// TestResolverBesidePort53Service: a container whose own service holds port
+// 53 still gets answers from its resolver at 127.0.0.11:53 (random ports
+// behind a DNAT in its namespace, as docker does).
+func TestResolverBesidePort53Service(t *testing.T) {
+	e := newEnv(t)
+	n := e.network("p_default")
+	web := sandbox.Start(t, "sleep")
+	_, wres := e.attach(web, "p-web-1", []EndpointOptions{{Network: n.Name, Aliases: []string{"web"}}})
+	dnsd := sandbox.Start(t, "bind53")
+	id, _ := e.attach(dnsd, "p-dns-1", []EndpointOptions{{Network: n.Name}})
+	e.serveDNS(id, dnsd)
+	r := exchange(t, dnsd, "web", dns.TypeA)
+	if len(r.Answer) != 1 || r.Answer[0].(*dns.A).A.String() != wres.Endpoints[0].IPv4 {
+		t.Fatalf("web from a container holding :53 = %v", r)
+	}
+	// TCP too.
+	err := sandbox.InNetns(dnsd.Pid, func() error {
+		m := new(dns.Msg)
+		m.SetQuestion("web.", dns.TypeA)
+		resp, _, err := (&dns.Client{Net: "tcp"}).Exchange(m, "127.0.0.11:53")
+		if err == nil && len(resp.Answer) != 1 {
+			err = fmt.Errorf("tcp answer %v", resp)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // lan makes a stand-in for another host: a namespace joined to the sandbox
 // by a veth pair of its own on 10.99.<k>.0/24, with a default route through
 // the sandbox. It serves body over HTTP on :80. It returns the namespace,

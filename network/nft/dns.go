@@ -1,0 +1,43 @@
+package nft
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/google/nftables"
+)
+
+// DNSTable is the table berth keeps in a container's network namespace.
+const DNSTable = "berth-dns"
+
+// RedirectDNS makes addr:53 (UDP and TCP) inside the network namespace nsFd
+// reach the resolver's sockets on addr:udpPort and addr:tcpPort, as docker
+// does: the resolver listens on random ports, so a service of the container
+// can still bind port 53 itself. It replaces the namespace's berth-dns
+// table in one batch. The table goes with the namespace.
+func RedirectDNS(nsFd int, addr netip.Addr, udpPort, tcpPort uint16) error {
+	c, err := nftables.New(nftables.WithNetNSFd(nsFd), nftables.AsLasting())
+	if err != nil {
+		return fmt.Errorf("nftables in the container: %w", err)
+	}
+	defer c.CloseLasting()
+	t := &nftables.Table{Name: DNSTable, Family: family(addr)}
+	// Add then delete then add: the delete cannot fail on a missing table,
+	// and the whole is one transaction.
+	c.AddTable(t)
+	c.DelTable(t)
+	c.AddTable(t)
+	out := c.AddChain(&nftables.Chain{Name: "output", Table: t, Type: nftables.ChainTypeNAT,
+		Hooknum: nftables.ChainHookOutput, Priority: nftables.ChainPriorityNATDest})
+	dst := netip.PrefixFrom(addr, addr.BitLen())
+	for _, r := range []struct {
+		proto string
+		port  uint16
+	}{{"udp", udpPort}, {"tcp", tcpPort}} {
+		c.AddRule(&nftables.Rule{Table: t, Chain: out, Exprs: seq(matchAddr(false, dst), matchPort(r.proto, 53), dnat(addr, r.port))})
+	}
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("nftables in the container: %w", err)
+	}
+	return nil
+}
