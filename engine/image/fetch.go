@@ -63,6 +63,13 @@ func (d *download) finish(err error) {
 	d.cond.Broadcast()
 }
 
+// isDone reports whether the download ended.
+func (d *download) isDone() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.done
+}
+
 // open returns a reader of the whole blob that follows the file as it is
 // written and reports io.EOF only once the digest is verified (and the
 // download's error if it fails).

@@ -180,6 +180,8 @@ func (p *puller) from(ctx context.Context, ep *endpoint, now time.Time) (*Image,
 		switch {
 		case err == nil && digest != "":
 			if img := p.present(p.named.Name() + "@" + digest); img != nil {
+				p.report("", "Pulling from "+repoPath(p.named), 0, 0)
+				p.report("", "Digest: "+digest, 0, 0)
 				p.report("", "Status: Image is up to date for "+FamiliarString(p.named.String()), 0, 0)
 				return p.s.touch(ctx, img.ID, p.tag(), "", now)
 			}
@@ -189,7 +191,7 @@ func (p *puller) from(ctx context.Context, ep *endpoint, now time.Time) (*Image,
 		}
 		// 404: the GET below fetches the registry's explanation.
 	}
-	p.report("", "Pulling from "+FamiliarName(p.named.Name()), 0, 0)
+	p.report("", "Pulling from "+repoPath(p.named), 0, 0)
 	raw, topDigest, mt, err := ep.manifest(ctx, ref, refDigest(p.named))
 	if err != nil {
 		return nil, notFoundHint(err)
@@ -278,7 +280,8 @@ func (p *puller) from(ctx context.Context, ep *endpoint, now time.Time) (*Image,
 // notFoundHint adds what to do to a registry's "not found".
 func notFoundHint(err error) error {
 	if errdefs.IsNotFound(err) {
-		return fmt.Errorf("%w (check the image name and tag; a private repository needs a login)", err)
+		return &kindError{msg: err.Error() + ": check the image name and tag, or log in if the repository is private",
+			kind: errdefs.ErrNotFound, cause: err}
 	}
 	return err
 }
@@ -426,7 +429,13 @@ func (p *puller) unpack(ctx context.Context, img *Image, i int, d *download) (ro
 		return rootfs.Info{}, err
 	}
 	defer rc.Close()
-	counted := &countingReader{r: rc, fn: func(n int64) { p.report(id, StatusExtracting, n, l.Size) }}
+	// While the layer still downloads, its line says Downloading; then
+	// Extracting with the unpacker's position.
+	counted := &countingReader{r: rc, fn: func(n int64) {
+		if d.isDone() {
+			p.report(id, StatusExtracting, n, l.Size)
+		}
+	}}
 	zr, err := decompress(counted)
 	if err != nil {
 		return rootfs.Info{}, fmt.Errorf("layer %s: %w", id, err)

@@ -168,20 +168,33 @@ func (s *Store) connect(ctx context.Context, ep *endpoint, push bool) error {
 	return nil
 }
 
-// registryError wraps an error from a registry with an errdefs kind and a
-// hint.
+// registryError wraps an error from a registry with an errdefs kind, the
+// registry's answer (status and diagnostics, without the request URL) and
+// what to do.
 func registryError(reg string, err error) error {
 	var terr *transport.Error
 	if errors.As(err, &terr) {
+		answer := fmt.Sprintf("registry %s answered %d %s", reg, terr.StatusCode, http.StatusText(terr.StatusCode))
+		var diags []string
+		for _, d := range terr.Errors {
+			diags = append(diags, d.String())
+		}
+		if len(diags) > 0 {
+			answer += " (" + strings.Join(diags, "; ") + ")"
+		}
 		switch terr.StatusCode {
 		case http.StatusUnauthorized, http.StatusForbidden:
-			return fmt.Errorf("registry %s: %v: log in (credentials in ~/.docker/config.json or DOCKER_CONFIG) or check the name: %w",
-				reg, err, errdefs.ErrUnauthenticated)
+			return &kindError{msg: answer + ": log in (credentials in ~/.docker/config.json or DOCKER_CONFIG) or check the name",
+				kind: errdefs.ErrUnauthenticated, cause: err}
 		case http.StatusNotFound:
-			return fmt.Errorf("registry %s: %v: %w", reg, err, errdefs.ErrNotFound)
+			return &kindError{msg: answer, kind: errdefs.ErrNotFound, cause: err}
 		case http.StatusTooManyRequests:
-			return fmt.Errorf("registry %s: %v: rate limited; log in or configure a registry mirror: %w", reg, err, errdefs.ErrUnavailable)
+			return &kindError{msg: answer + ": rate limited; log in or configure a registry mirror", kind: errdefs.ErrUnavailable, cause: err}
 		}
+		if terr.StatusCode >= 500 {
+			return &kindError{msg: answer, kind: errdefs.ErrUnavailable, cause: err}
+		}
+		return &kindError{msg: answer, kind: errdefs.ErrUnknown, cause: err}
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
@@ -189,10 +202,21 @@ func registryError(reg string, err error) error {
 	var nerr net.Error
 	var uerr *url.Error
 	if errors.As(err, &nerr) || errors.As(err, &uerr) {
-		return fmt.Errorf("registry %s: %v: %w", reg, err, errdefs.ErrUnavailable)
+		return &kindError{msg: fmt.Sprintf("registry %s: %v", reg, err), kind: errdefs.ErrUnavailable, cause: err}
 	}
 	return fmt.Errorf("registry %s: %w", reg, err)
 }
+
+// kindError is an error with a clean message that still satisfies
+// errors.Is for its errdefs kind and its cause.
+type kindError struct {
+	msg   string
+	kind  error
+	cause error
+}
+
+func (e *kindError) Error() string   { return e.msg }
+func (e *kindError) Unwrap() []error { return []error{e.kind, e.cause} }
 
 // Media types berth reads.
 const (

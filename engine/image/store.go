@@ -351,3 +351,13 @@ func (s *Store) touch(ctx context.Context, id, tag, repoDigest string, at time.T
 	}
 	return s.Get(ctx, id)
 }
+
+// RawConfig returns the image config JSON of the image ref names, as
+// stored (for inspect).
+func (s *Store) RawConfig(ctx context.Context, ref string) ([]byte, error) {
+	img, err := s.Get(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	return s.readBlob(img.ID)
+}
