@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -285,4 +286,27 @@ func pidStart(pid int) (uint64, error) {
 func hostVethName(containerID, network string) string {
 	h := sha256.Sum256([]byte(containerID + "\x00" + network))
 	return "bv" + hex.EncodeToString(h[:6])
+}
+
+// recoverLeases rebuilds a network's leases from the attached containers'
+// records (ipam calls it when a lease file was torn by a killed writer).
+// Attaches in flight have no addresses in their intent: their retry or
+// the sweep sorts them out.
+func (m *Manager) recoverLeases(network string) map[netip.Addr]string {
+	out := map[netip.Addr]string{}
+	recs, _ := m.endpointRecords()
+	for _, r := range recs {
+		for _, e := range r.Endpoints {
+			if e.Network != network {
+				continue
+			}
+			for _, s := range []string{e.IPv4, e.IPv6} {
+				if a, err := netip.ParseAddr(s); err == nil {
+					out[a] = r.ContainerID
+				}
+			}
+		}
+	}
+	m.log.Warn("network: lease file was damaged; rebuilt from the attached containers", "network", network, "leases", len(out))
+	return out
 }

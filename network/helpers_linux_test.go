@@ -253,7 +253,7 @@ func (e *env) leftovers(containers map[string][]string) []string {
 			out = append(out, "endpoint lock of "+id[:12])
 		}
 		for _, n := range nets {
-			ls, _ := e.m.leases.Leases(n)
+			ls, _ := e.m.leases.Leases(context.Background(), n)
 			for a, o := range ls {
 				if o == id {
 					out = append(out, "lease "+a.String())

@@ -92,7 +92,7 @@ func New(opts Options) (*Manager, error) {
 	}
 	m.fw = nft.New(nft.Options{LockPath: filepath.Join(lockDir, "berth-nft.lock"), Logger: m.log})
 	run := filepath.Join(opts.Paths.Run, "networks")
-	m.leases = ipam.NewStore(filepath.Join(run, "leases"))
+	m.leases = ipam.NewStore(filepath.Join(run, "leases"), m.recoverLeases)
 	return m, nil
 }
 

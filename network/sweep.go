@@ -39,9 +39,6 @@ func (m *Manager) Sweep(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	for _, n := range nets {
-		if err := m.leases.Clean(ctx, n); err != nil {
-			errs = append(errs, err)
-		}
 		if err := m.leases.Prune(ctx, n, func(owner string) bool { return live[owner] }); err != nil {
 			errs = append(errs, err)
 		}

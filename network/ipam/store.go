@@ -1,9 +1,12 @@
 package ipam
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/netip"
 	"os"
@@ -15,14 +18,28 @@ import (
 	"github.com/berthdev/berth/engine/state"
 )
 
-// Store keeps the address leases of networks, one file per network in Dir.
-// It is safe for concurrent use by many processes.
+// Store keeps the address leases of networks, one file per network in a
+// directory. It is safe for concurrent use by many processes.
+//
+// Each network's file is both its lock (flock) and its data, rewritten in
+// place under the lock: no temporary file, no rename, no new inode per
+// change (an attach is on the path of every container start). Readers take
+// the same lock. A rewrite puts the whole new JSON value at offset 0 and
+// then truncates, so a writer killed after the write leaves a file whose
+// first JSON value is the new state; one killed in the middle of a write
+// (possible only for files over a page) leaves a file that does not decode,
+// and the leases are then rebuilt with Recover.
 type Store struct {
-	dir string
+	dir     string
+	recover func(network string) map[netip.Addr]string
 }
 
-// NewStore returns a lease store in dir (created on first write).
-func NewStore(dir string) *Store { return &Store{dir: dir} }
+// NewStore returns a lease store in dir (created on first write). recover
+// rebuilds a network's leases from what the caller knows (the attached
+// containers' addresses) when its file is damaged; nil means start empty.
+func NewStore(dir string, recover func(network string) map[netip.Addr]string) *Store {
+	return &Store{dir: dir, recover: recover}
+}
 
 // leaseFile is the on-disk form of one network's leases.
 type leaseFile struct {
@@ -32,18 +49,18 @@ type leaseFile struct {
 	Last map[string]netip.Addr `json:"last,omitempty"`
 }
 
-func (s *Store) path(network string) string { return filepath.Join(s.dir, network+".json") }
-func (s *Store) lock(network string) string { return filepath.Join(s.dir, network+".lock") }
+func (s *Store) path(network string) string { return filepath.Join(s.dir, network+".leases") }
 
 // update runs fn on the network's leases under its lock and writes them back
 // when fn reports a change.
 func (s *Store) update(ctx context.Context, network string, fn func(*leaseFile) (bool, error)) error {
-	l, err := state.Lock(ctx, s.lock(network))
+	l, err := state.Lock(ctx, s.path(network))
 	if err != nil {
 		return err
 	}
 	defer l.Unlock()
-	lf, err := s.read(network)
+	f := l.File()
+	lf, err := s.decode(network, f)
 	if err != nil {
 		return err
 	}
@@ -51,15 +68,31 @@ func (s *Store) update(ctx context.Context, network string, fn func(*leaseFile) 
 	if err != nil || !changed {
 		return err
 	}
-	// The lease directory is volatile (under the run dir): atomic rename
-	// is enough, no fsync.
-	return state.WriteJSON(s.path(network), lf, false)
+	data, err := json.Marshal(lf)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteAt(append(data, '\n'), 0); err != nil {
+		return fmt.Errorf("leases of %s: %w", network, err)
+	}
+	return f.Truncate(int64(len(data) + 1))
 }
 
-func (s *Store) read(network string) (*leaseFile, error) {
-	lf := &leaseFile{}
-	if err := state.ReadJSON(s.path(network), lf); err != nil && !errors.Is(err, fs.ErrNotExist) {
+// decode reads the leases from the locked file.
+func (s *Store) decode(network string, f *os.File) (*leaseFile, error) {
+	data, err := io.ReadAll(io.NewSectionReader(f, 0, 1<<30))
+	if err != nil {
 		return nil, err
+	}
+	lf := &leaseFile{}
+	if len(data) > 0 {
+		if err := json.NewDecoder(bytes.NewReader(data)).Decode(lf); err != nil {
+			// Torn by a killed writer: rebuild from the owners' side.
+			lf = &leaseFile{}
+			if s.recover != nil {
+				lf.Leases = s.recover(network)
+			}
+		}
 	}
 	if lf.Leases == nil {
 		lf.Leases = map[netip.Addr]string{}
@@ -129,13 +162,17 @@ func (s *Store) Prune(ctx context.Context, network string, keep func(owner strin
 	})
 }
 
-// Leases returns network's leases (address → owner), read without a lock.
-func (s *Store) Leases(network string) (map[netip.Addr]string, error) {
-	lf, err := s.read(network)
-	if err != nil {
-		return nil, err
+// Leases returns network's leases (address → owner).
+func (s *Store) Leases(ctx context.Context, network string) (map[netip.Addr]string, error) {
+	if _, err := os.Stat(s.path(network)); errors.Is(err, fs.ErrNotExist) {
+		return map[netip.Addr]string{}, nil
 	}
-	return lf.Leases, nil
+	var out map[netip.Addr]string
+	err := s.update(ctx, network, func(lf *leaseFile) (bool, error) {
+		out = lf.Leases
+		return false, nil
+	})
+	return out, err
 }
 
 // Networks lists the networks that have a lease file.
@@ -149,49 +186,26 @@ func (s *Store) Networks() ([]string, error) {
 	}
 	var out []string
 	for _, e := range ents {
-		if n := e.Name(); filepath.Ext(n) == ".json" && n[0] != '.' {
-			out = append(out, n[:len(n)-len(".json")])
+		if n := e.Name(); filepath.Ext(n) == ".leases" && n[0] != '.' {
+			out = append(out, n[:len(n)-len(".leases")])
 		}
 	}
 	sort.Strings(out)
 	return out, nil
 }
 
-// Drop removes network's lease and lock files (the network is gone; the
-// caller makes sure nothing attaches to it any more).
+// Drop removes network's lease file (the network is gone; the caller makes
+// sure nothing attaches to it any more).
 func (s *Store) Drop(ctx context.Context, network string) error {
-	l, err := state.Lock(ctx, s.lock(network))
+	l, err := state.Lock(ctx, s.path(network))
 	if err != nil {
 		return err
 	}
 	defer l.Unlock()
-	removeTemps(s.path(network))
-	for _, p := range []string{s.path(network), s.lock(network)} {
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-	}
-	return nil
-}
-
-// Clean removes the temporary files a writer killed mid-write left for
-// network (taking the network's lock, so no write is in flight).
-func (s *Store) Clean(ctx context.Context, network string) error {
-	l, err := state.Lock(ctx, s.lock(network))
-	if err != nil {
+	if err := os.Remove(s.path(network)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	defer l.Unlock()
-	removeTemps(s.path(network))
 	return nil
-}
-
-// removeTemps removes the temporary files state.WriteFile makes for path.
-func removeTemps(path string) {
-	ms, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp*"))
-	for _, m := range ms {
-		_ = os.Remove(m)
-	}
 }
 
 func family(a netip.Addr) string {
