@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/containerd/errdefs"
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/berthdev/berth/network/nft"
@@ -85,7 +86,24 @@ func (m *Manager) publish(ctx context.Context, opts AttachOptions, cip netip.Add
 	if err := m.fw.AddPorts(ctx, opts.ContainerID, opts.ContainerName, rules); err != nil {
 		return nil, nil, fmt.Errorf("container %s: %w", opts.ContainerName, err)
 	}
+	for _, r := range rules {
+		if r.Proto == "udp" {
+			flushUDPConntrack(r.HostPort)
+		}
+	}
 	return out, held, nil
+}
+
+// flushUDPConntrack forgets the conntrack entries of UDP traffic to a host
+// port: a client that kept sending to it would otherwise stay bound to the
+// address of the container that had it before (UDP "connections" never
+// end while traffic flows). Best effort.
+func flushUDPConntrack(port uint16) {
+	f := &netlink.ConntrackFilter{}
+	if f.AddProtocol(unix.IPPROTO_UDP) != nil || f.AddPort(netlink.ConntrackOrigDstPort, port) != nil {
+		return
+	}
+	_, _ = netlink.ConntrackDeleteFilters(netlink.ConntrackTable, unix.AF_INET, f)
 }
 
 // reserve binds the host port (the first free one of a range, or one the

@@ -1,11 +1,14 @@
 package nft
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"github.com/google/nftables/xt"
+
+	"github.com/berthdev/berth/engine/state"
 )
 
 // Other firewalls on the same hook: a packet passes only if every base chain
@@ -92,6 +95,72 @@ func (s *session) replaceForeign(owner string, rs []rule) error {
 	// Inserting puts a rule first: go backwards to keep rs's order.
 	for i := len(rs) - 1; i >= 0; i-- {
 		s.conn.InsertRule(&nftables.Rule{Table: target.Table, Chain: target, Exprs: rs[i].exprs, UserData: comment(owner, "")})
+	}
+	return nil
+}
+
+// firewalld (nftables backend) keeps its rules in `inet firewalld`; its
+// filter_FORWARD chain rejects forwarded traffic of interfaces in no zone
+// that allows forwarding, which berth's bridges are. berth inserts its
+// accepts at the top of that chain (firewalld drops them when it reloads;
+// the next create of the network puts them back).
+const (
+	firewalldTable = "firewalld"
+	firewalldChain = "filter_FORWARD"
+)
+
+// firewalldRules are foreignRules in native expressions (firewalld's table
+// is nftables-native).
+func firewalldRules(n Network) []rule {
+	b := n.Bridge
+	if n.Internal {
+		return []rule{{exprs: seq(matchIIF(b), matchOIF(b), accept())}}
+	}
+	return []rule{
+		{exprs: seq(matchIIF(b), accept())},
+		{exprs: seq(matchOIF(b), ctEstablished(), accept())},
+		{exprs: seq(matchOIF(b), ctStatus(ipsDstNAT, true), accept())},
+	}
+}
+
+// replaceFirewalld replaces owner's rules in firewalld's forward chain, if
+// firewalld's table is there.
+func (f *Firewall) replaceFirewalld(ctx context.Context, owner string, rs []rule) error {
+	l, err := state.Lock(ctx, f.lockPath)
+	if err != nil {
+		return err
+	}
+	defer l.Unlock()
+	c, err := nftables.New(nftables.AsLasting())
+	if err != nil {
+		return fmt.Errorf("nftables: %w", err)
+	}
+	defer c.CloseLasting()
+	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyINet)
+	if err != nil {
+		return errUnavailable(err)
+	}
+	for _, ch := range chains {
+		if ch.Table.Name != firewalldTable || ch.Name != firewalldChain {
+			continue
+		}
+		cur, err := c.GetRules(ch.Table, ch)
+		if err != nil {
+			return fmt.Errorf("nftables: list %s %s: %w", firewalldTable, firewalldChain, err)
+		}
+		for _, r := range cur {
+			if o, _ := ownerOf(r); o == owner {
+				if err := c.DelRule(r); err != nil {
+					return err
+				}
+			}
+		}
+		for i := len(rs) - 1; i >= 0; i-- {
+			c.InsertRule(&nftables.Rule{Table: ch.Table, Chain: ch, Exprs: rs[i].exprs, UserData: comment(owner, "")})
+		}
+		if err := c.Flush(); err != nil {
+			return fmt.Errorf("nftables: firewalld's forward chain: %w", err)
+		}
 	}
 	return nil
 }

@@ -31,8 +31,9 @@
 // Other firewalls: a DROP in any base chain wins over berth's accepts, so
 // when the iptables-nft `ip filter` table has a DOCKER-USER chain (Docker) or
 // a FORWARD chain, berth inserts accepts for its bridges there too (foreign.go),
-// owned and removed the same way. iptables-legacy tables cannot be reached
-// through nftables; Firewall.Warnings reports them.
+// owned and removed the same way; likewise at the top of firewalld's
+// `inet firewalld` filter_FORWARD chain. iptables-legacy tables cannot be
+// reached through nftables.
 package nft
 
 import (

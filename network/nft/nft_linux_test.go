@@ -211,3 +211,36 @@ func TestForeignForwardChain(t *testing.T) {
 		t.Fatalf("after removal FORWARD %q DOCKER-USER %q", d["filter/FORWARD"], d["filter/DOCKER-USER"])
 	}
 }
+
+// TestFirewalldForwardChain stands in for firewalld: `inet firewalld` with a
+// filter_FORWARD chain ending in a reject; berth's accepts go first.
+func TestFirewalldForwardChain(t *testing.T) {
+	f := newFirewall(t)
+	ctx := context.Background()
+	c, err := nftables.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw := c.AddTable(&nftables.Table{Name: "firewalld", Family: nftables.TableFamilyINet})
+	ch := c.AddChain(&nftables.Chain{Name: "filter_FORWARD", Table: fw, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityRef(10)})
+	c.AddRule(&nftables.Rule{Table: fw, Chain: ch, Exprs: drop()})
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { c.DelTable(fw); _ = c.Flush() }()
+	n := Network{Bridge: "berthtestfw", Subnet: netip.MustParsePrefix("10.205.0.0/24")}
+	if err := f.AddNetwork(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	d := dump(t, nftables.TableFamilyINet)["firewalld/filter_FORWARD"]
+	if len(d) != 5 || count(d[1:4], "net:berthtestfw") != 3 || d[4] != "" {
+		t.Fatalf("filter_FORWARD = %q", d)
+	}
+	if err := f.RemoveNetwork(ctx, n.Bridge); err != nil {
+		t.Fatal(err)
+	}
+	if d := dump(t, nftables.TableFamilyINet)["firewalld/filter_FORWARD"]; len(d) != 2 {
+		t.Fatalf("after removal filter_FORWARD = %q", d)
+	}
+}

@@ -91,6 +91,9 @@ func (f *Firewall) AddNetwork(ctx context.Context, n Network) error {
 			return fmt.Errorf("network bridge %s: %w", n.Bridge, err)
 		}
 	}
+	if err := f.replaceFirewalld(ctx, netOwner(n.Bridge), firewalldRules(n)); err != nil {
+		return fmt.Errorf("network bridge %s: %w", n.Bridge, err)
+	}
 	return nil
 }
 
@@ -111,6 +114,9 @@ func (f *Firewall) RemoveNetwork(ctx context.Context, bridge string) error {
 		if err != nil {
 			return fmt.Errorf("network bridge %s: %w", bridge, err)
 		}
+	}
+	if err := f.replaceFirewalld(ctx, netOwner(bridge), nil); err != nil {
+		return fmt.Errorf("network bridge %s: %w", bridge, err)
 	}
 	return nil
 }
