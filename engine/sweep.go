@@ -79,7 +79,10 @@ func (e *Engine) Sweep(ctx context.Context) error {
 	}
 	if err := e.cg.Sweep(ctx, func(id string) bool {
 		if !known[id] {
-			return false
+			// Every root shares the cgroup parent "berth": an id this
+			// root does not know is another root's container (other
+			// commands, other engineers' tests), never ours to kill.
+			return true
 		}
 		o := e.observe(id)
 		return o.monitorAlive || o.orphan
