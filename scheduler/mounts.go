@@ -59,7 +59,8 @@ var tmpfsDefaults = []string{"nosuid", "nodev", "noexec"}
 // sources are created as docker compose does unless bind.create_host_path is
 // false. Docker's precedence holds at one target: volumes_from, then the
 // service's volumes and tmpfs, then the image's VOLUMEs (only where nothing
-// else is mounted).
+// else is mounted). Errors name the entry, not the service: the caller
+// adds it.
 func resolveMountsFor(ctx context.Context, vols volumeManager, p *types.Project, svc types.ServiceConfig,
 	imageVolumes []string, opts mountOptions) ([]engine.Mount, error) {
 	r := &mountResolver{vols: vols, p: p, svc: svc, opts: opts, byTarget: map[string]engine.Mount{}}
@@ -68,20 +69,20 @@ func resolveMountsFor(ctx context.Context, vols volumeManager, p *types.Project,
 	}
 	for _, entry := range svc.VolumesFrom {
 		if err := r.volumesFrom(ctx, entry); err != nil {
-			return nil, fmt.Errorf("service %q: volumes_from %q: %w", svc.Name, entry, err)
+			return nil, fmt.Errorf("volumes_from %q: %w", entry, err)
 		}
 	}
 	for _, v := range svc.Volumes {
 		m, err := r.serviceVolume(ctx, v)
 		if err != nil {
-			return nil, fmt.Errorf("service %q: volume %s: %w", svc.Name, volumeDesc(v), err)
+			return nil, fmt.Errorf("volume %s: %w", volumeDesc(v), err)
 		}
 		r.byTarget[m.Target] = m
 	}
 	for _, t := range svc.Tmpfs {
 		m, err := parseTmpfs(t)
 		if err != nil {
-			return nil, fmt.Errorf("service %q: tmpfs %q: %w", svc.Name, t, err)
+			return nil, fmt.Errorf("tmpfs %q: %w", t, err)
 		}
 		r.byTarget[m.Target] = m
 	}
@@ -92,13 +93,13 @@ func resolveMountsFor(ctx context.Context, vols volumeManager, p *types.Project,
 		}
 		m, err := r.anonymous(ctx, target, nil)
 		if err != nil {
-			return nil, fmt.Errorf("service %q: image volume %s: %w", svc.Name, target, err)
+			return nil, fmt.Errorf("image volume %s: %w", target, err)
 		}
 		m.CopyUp = true
 		r.byTarget[target] = m
 	}
 	if err := r.secretsAndConfigs(); err != nil {
-		return nil, fmt.Errorf("service %q: %w", svc.Name, err)
+		return nil, err
 	}
 	return sortMounts(r.byTarget), nil
 }

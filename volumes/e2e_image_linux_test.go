@@ -31,14 +31,14 @@ services:
     image: %[1]s
     command: [sleep, "3600"]
     init: true
-    volumes: ["v:/data"]
+    volumes: ["vol:/data"]
   bind:
     image: %[1]s
     command: [sleep, "3600"]
     init: true
     volumes: ["./hostdir:/data"]
 volumes:
-  v: {}
+  vol: {}
 `, ref))
 	s.must("up", "-d")
 	s.sh("vol", "echo x > /data/"+marker)
@@ -49,7 +49,7 @@ volumes:
 	if mountsAt(t, "/etc") != etcBefore {
 		t.Fatal("something was mounted on the host's /etc")
 	}
-	if got := readFile(t, filepath.Join(s.volumeData(s.project+"_v"), marker)); got != "x\n" {
+	if got := readFile(t, filepath.Join(s.volumeData(s.project+"_vol"), marker)); got != "x\n" {
 		t.Fatalf("the volume did not get the write: %q", got)
 	}
 	if got := readFile(t, filepath.Join(s.dir, "hostdir", marker)); got != "y\n" {
