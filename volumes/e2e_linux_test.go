@@ -171,16 +171,8 @@ func TestE2EVolumeDataSurvives(t *testing.T) {
 	if got := s.sh("app", "cat /data/f /anon/f /host/f"); got != "named\nanon\nbound\n" {
 		t.Fatalf("after up --force-recreate: %q", got)
 	}
-	anonBefore := anonymousVolumes(t, s)
-	if len(anonBefore) != 1 {
-		t.Fatalf("anonymous volumes after recreate: %v (the previous one must be reused, not doubled)", anonBefore)
-	}
-	s.must("up", "-d", "--force-recreate", "--renew-anon-volumes", "-t", "1")
-	if got := s.sh("app", "cat /data/f; ls /anon"); got != "named\n" {
-		t.Fatalf("after --renew-anon-volumes: %q (the anonymous volume must be new and empty)", got)
-	}
-	if after := anonymousVolumes(t, s); len(after) != 1 || after[0] == anonBefore[0] {
-		t.Fatalf("renewed anonymous volumes: before %v, after %v", anonBefore, after)
+	if anon := anonymousVolumes(t, s); len(anon) != 1 {
+		t.Fatalf("anonymous volumes after recreate: %v (the previous one must be reused, not doubled)", anon)
 	}
 
 	s.must("down", "-t", "1")
@@ -201,6 +193,23 @@ func TestE2EVolumeDataSurvives(t *testing.T) {
 	}
 	if got := readFile(t, filepath.Join(s.dir, "host", "f")); got != "bound\n" {
 		t.Fatalf("down -v touched the bind source: %q", got)
+	}
+}
+
+// TestE2ERenewAnonVolumes: up --renew-anon-volumes gives the recreated
+// container new, empty anonymous volumes and removes the old ones; named
+// volumes keep their data.
+func TestE2ERenewAnonVolumes(t *testing.T) {
+	s := newStack(t, "", "renew"+randHex(3), busyboxApp)
+	s.must("up", "-d")
+	s.sh("app", "echo named > /data/f && echo anon > /anon/f")
+	before := anonymousVolumes(t, s)
+	s.must("up", "-d", "--force-recreate", "--renew-anon-volumes", "-t", "1")
+	if got := s.sh("app", "cat /data/f; ls /anon"); got != "named\n" {
+		t.Fatalf("after --renew-anon-volumes: %q (the anonymous volume must be new and empty)", got)
+	}
+	if after := anonymousVolumes(t, s); len(before) != 1 || len(after) != 1 || after[0] == before[0] {
+		t.Fatalf("anonymous volumes: before %v, after %v (one, renewed, the old one removed)", before, after)
 	}
 }
 
