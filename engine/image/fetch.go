@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -155,6 +156,22 @@ func (r *followReader) Close() error {
 	return r.f.Close()
 }
 
+// writeError is a failure to write a download locally: retrying the
+// transfer does not help.
+type writeError struct{ err error }
+
+func (e *writeError) Error() string { return e.err.Error() }
+func (e *writeError) Unwrap() error { return e.err }
+
+// diskHint says what to do when the disk is full.
+func diskHint(err error, dir string) error {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return &kindError{msg: fmt.Sprintf("%v: free space on the filesystem of %s (berth image prune, berth system df)", err, dir),
+			kind: errdefs.ErrResourceExhausted, cause: err}
+	}
+	return err
+}
+
 // retryBackoff is the wait before the n-th retry of a broken download.
 func retryBackoff(n int) time.Duration { return time.Duration(n*n) * 200 * time.Millisecond }
 
@@ -229,8 +246,9 @@ func (s *Store) fetch(ctx context.Context, ep *endpoint, d *download, progress f
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if errdefs.IsNotFound(err) || errdefs.IsUnauthorized(err) || errdefs.IsDataLoss(err) {
-			return err
+		var werr *writeError
+		if errdefs.IsNotFound(err) || errdefs.IsUnauthorized(err) || errdefs.IsDataLoss(err) || errors.As(err, &werr) {
+			return diskHint(err, s.root)
 		}
 		s.log.Debug("blob download interrupted", "digest", d.digest, "offset", off, "err", err)
 		lastErr = err
@@ -284,7 +302,7 @@ func (s *Store) fetchRange(ctx context.Context, ep *endpoint, d *download, f *os
 					ShortID(d.digest), d.size, errdefs.ErrDataLoss)
 			}
 			if _, err := f.Write(buf[:m]); err != nil {
-				return n, fmt.Errorf("layer %s: write %s: %w", ShortID(d.digest), f.Name(), err)
+				return n, &writeError{fmt.Errorf("layer %s: write %s: %w", ShortID(d.digest), f.Name(), err)}
 			}
 			h.Write(buf[:m])
 			n += int64(m)

@@ -448,7 +448,7 @@ func (p *puller) unpack(ctx context.Context, img *Image, i int, d *download) (ro
 	info, err := p.s.snaps.Apply(ctx, zr, rootfs.ApplyOptions{ChainID: chain, Parent: parent, DiffID: img.DiffIDs[i],
 		Image: FamiliarString(p.named.String()), Layer: l.Digest})
 	if err != nil {
-		return rootfs.Info{}, err
+		return rootfs.Info{}, diskHint(err, p.s.snaps.Root())
 	}
 	p.report(id, StatusPullComplete, 0, 0)
 	return info, nil

@@ -18,6 +18,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sys/unix"
+
+	"github.com/berthdev/berth/engine/testutil"
 )
 
 // snapshotFile reads a file from the top snapshot of img (single-layer
@@ -454,5 +457,38 @@ func TestMirror(t *testing.T) {
 	}
 	if _, err := s.Get(context.Background(), "mirrored:1"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPullNoSpace: a store on a full filesystem fails with a clear
+// "no space" error, keeps nothing corrupt, and a pull works once there is
+// room.
+func TestPullNoSpace(t *testing.T) {
+	testutil.RequiresRoot(t)
+	reg := newTestRegistry(t)
+	big := make([]byte, 4<<20)
+	for i := range big {
+		big[i] = byte(i * 31 / 7)
+	}
+	reg.push(t, "big:1", testImage(t, true, v1.Config{Cmd: []string{"x"}}, "linux/amd64", makeLayer(t, plainOCI, tarOf(t, "big", string(big)))))
+	dir := t.TempDir()
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=2m"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
+	s := newTestStore(t, Options{Root: filepath.Join(dir, "images"), Snapshots: filepath.Join(dir, "snapshots")})
+	_, err := s.Pull(context.Background(), reg.host+"/big:1", PullOptions{})
+	if !errdefs.IsResourceExhausted(err) || !strings.Contains(err.Error(), "no space left on device") || !strings.Contains(err.Error(), "big:1") {
+		t.Fatalf("full disk: %v", err)
+	}
+	if s.hasBlob(digestBytes(tarOf(t, "big", string(big)))) {
+		t.Fatal("a partial blob is visible")
+	}
+	if err := unix.Mount("", dir, "", unix.MS_REMOUNT, "size=64m"); err != nil {
+		t.Fatal(err)
+	}
+	img, err := s.Pull(context.Background(), reg.host+"/big:1", PullOptions{})
+	if err != nil || snapshotFile(t, s, img, "big") != string(big) {
+		t.Fatalf("after freeing space: %v", err)
 	}
 }
