@@ -286,3 +286,35 @@ func TestInternalNetwork(t *testing.T) {
 		t.Errorf("a container of an internal network reached the outside")
 	}
 }
+
+// TestStalePortTakeOver: a container of another root published a port and
+// its monitor died (no `down`, nothing swept: that root may be gone). The
+// port is free on the host, so a new container takes it over.
+func TestStalePortTakeOver(t *testing.T) {
+	e, other := newEnv(t), newEnv(t)
+	other.lock = e.lock
+	other.m = other.manager(Options{})
+	n, on := e.network("p_default"), other.network("q_default")
+	port := freePort(t)
+	old := sandbox.Start(t, "http", "old")
+	in, _ := json.Marshal(map[string]any{"Paths": other.paths, "LockDir": other.lock, "Opts": AttachOptions{
+		ContainerID: newID(), ContainerName: "q-web-1", Pid: old.Pid,
+		Endpoints: []EndpointOptions{{Network: on.Name}}, Ports: []PortOptions{{HostPort: port, ContainerPort: 80}}}})
+	p, err := sandbox.StartHostRole("attach", []string{"BERTH_TEST_ATTACH=" + string(in)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, err := p.ReadLine(); l != "attached" {
+		t.Fatalf("attach child: %q %v", l, err)
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	if body, err := httpHost(url); body != "old" {
+		t.Fatalf("old container's port: %q %v", body, err)
+	}
+	p.Kill() // its monitor dies; its rule stays
+	web := sandbox.Start(t, "http", "new")
+	e.attach(web, "p-web-1", []EndpointOptions{{Network: n.Name}}, PortOptions{HostPort: port, ContainerPort: 80})
+	if body, err := httpHost(url); body != "new" {
+		t.Fatalf("taken-over port: %q %v", body, err)
+	}
+}

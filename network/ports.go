@@ -83,7 +83,9 @@ func (m *Manager) publish(ctx context.Context, opts AttachOptions, cip netip.Add
 		}
 		return out, held, nil
 	}
-	if err := m.fw.AddPorts(ctx, opts.ContainerID, opts.ContainerName, rules); err != nil {
+	// The ports are bound by this process: a rule of another container
+	// for one of them is a dead container's leftover.
+	if err := m.fw.AddPorts(ctx, opts.ContainerID, opts.ContainerName, rules, nft.PortsOptions{TakeOver: true}); err != nil {
 		return nil, nil, fmt.Errorf("container %s: %w", opts.ContainerName, err)
 	}
 	for _, r := range rules {

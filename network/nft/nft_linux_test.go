@@ -126,18 +126,18 @@ func TestPortsConflictAndOwners(t *testing.T) {
 		{Proto: "tcp", HostPort: 18080, ContainerIP: c1, ContainerPort: 80},
 		{Proto: "udp", HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: 18053, ContainerIP: c1, ContainerPort: 53},
 	}
-	if err := f.AddPorts(ctx, "c1", "p-web-1", web); err != nil {
+	if err := f.AddPorts(ctx, "c1", "p-web-1", web, PortsOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	// Same port on a specific address, another container: conflict naming p-web-1.
 	err := f.AddPorts(ctx, "c2", "p-api-1", []Port{{Proto: "tcp", HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: 18080,
-		ContainerIP: netip.MustParseAddr("10.203.0.3"), ContainerPort: 80}})
+		ContainerIP: netip.MustParseAddr("10.203.0.3"), ContainerPort: 80}}, PortsOptions{})
 	if !errdefs.IsConflict(err) || !strings.Contains(err.Error(), "p-web-1") || !strings.Contains(err.Error(), "127.0.0.1:18080/tcp") {
 		t.Fatalf("conflict error = %v", err)
 	}
 	// Same number, other protocol or other address: fine.
 	if err := f.AddPorts(ctx, "c2", "p-api-1", []Port{{Proto: "udp", HostPort: 18080, ContainerIP: netip.MustParseAddr("10.203.0.3"), ContainerPort: 80},
-		{Proto: "udp", HostIP: netip.MustParseAddr("127.0.0.2"), HostPort: 18053, ContainerIP: netip.MustParseAddr("10.203.0.3"), ContainerPort: 53}}); err != nil {
+		{Proto: "udp", HostIP: netip.MustParseAddr("127.0.0.2"), HostPort: 18053, ContainerIP: netip.MustParseAddr("10.203.0.3"), ContainerPort: 53}}, PortsOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	pub, err := f.Published(ctx)
@@ -151,7 +151,16 @@ func TestPortsConflictAndOwners(t *testing.T) {
 	if err != nil || !owners["ctr:c1"] || !owners["ctr:c2"] || !owners["net:berthtestp"] {
 		t.Fatalf("owners = %v %v", owners, err)
 	}
-	if err := f.RemovePorts(ctx, "c1"); err != nil {
+	// A caller that holds the port takes it over from a dead container:
+	// c1's rules go (all of them), c2's stay.
+	if err := f.AddPorts(ctx, "c3", "p-new-1", []Port{{Proto: "tcp", HostPort: 18080, ContainerIP: netip.MustParseAddr("10.203.0.4"),
+		ContainerPort: 80}}, PortsOptions{TakeOver: true}); err != nil {
+		t.Fatal(err)
+	}
+	if owners, _ := f.Owners(ctx); owners["ctr:c1"] || !owners["ctr:c2"] || !owners["ctr:c3"] {
+		t.Fatalf("after take-over: %v", owners)
+	}
+	if err := f.RemovePorts(ctx, "c3"); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.RemovePorts(ctx, "c2"); err != nil {

@@ -191,11 +191,21 @@ func parsePortDetail(owner, d string) (Published, bool) {
 	return p, true
 }
 
+// PortsOptions tune AddPorts.
+type PortsOptions struct {
+	// TakeOver means the caller holds the host ports (it bound them): a
+	// rule of another container for one of them is a leftover of a
+	// container whose monitor died (or of a root deleted without `down`),
+	// and is removed with all that container's port rules. Without it,
+	// such a rule is an ErrConflict.
+	TakeOver bool
+}
+
 // AddPorts publishes a container's ports in one batch per family, replacing
 // what it had in the families it publishes in (RemovePorts clears both). A
 // port another container already publishes is an ErrConflict naming that
-// container, and nothing is changed.
-func (f *Firewall) AddPorts(ctx context.Context, containerID, name string, ports []Port) error {
+// container (unless opts.TakeOver), and nothing is changed.
+func (f *Firewall) AddPorts(ctx context.Context, containerID, name string, ports []Port, opts PortsOptions) error {
 	byFam := map[nftables.TableFamily][]Port{}
 	for _, p := range ports {
 		if strings.ContainsAny(name, " \t") {
@@ -204,12 +214,12 @@ func (f *Firewall) AddPorts(ctx context.Context, containerID, name string, ports
 		byFam[family(p.ContainerIP)] = append(byFam[family(p.ContainerIP)], p)
 	}
 	owner := PortOwner(containerID)
-	return f.setPorts(ctx, owner, name, byFam, false)
+	return f.setPorts(ctx, owner, name, byFam, false, opts.TakeOver)
 }
 
 // setPorts replaces owner's ports in each family; with remove, in both
 // families, else only in those that get ports.
-func (f *Firewall) setPorts(ctx context.Context, owner, name string, byFam map[nftables.TableFamily][]Port, remove bool) error {
+func (f *Firewall) setPorts(ctx context.Context, owner, name string, byFam map[nftables.TableFamily][]Port, remove, takeOver bool) error {
 	for _, fam := range []nftables.TableFamily{nftables.TableFamilyIPv4, nftables.TableFamilyIPv6} {
 		ps := byFam[fam]
 		if len(ps) == 0 && !remove {
@@ -220,6 +230,7 @@ func (f *Firewall) setPorts(ctx context.Context, owner, name string, byFam map[n
 			if err != nil {
 				return err
 			}
+			stale := map[string]bool{}
 			for _, r := range cur {
 				o, d := ownerOf(r)
 				if o == owner || o == "" {
@@ -230,9 +241,20 @@ func (f *Firewall) setPorts(ctx context.Context, owner, name string, byFam map[n
 					continue
 				}
 				for _, p := range ps {
-					if p.Overlaps(have.Port) {
+					if !p.Overlaps(have.Port) {
+						continue
+					}
+					if !takeOver {
 						return fmt.Errorf("port %s is already published by container %s: %w", p, have.Name, errdefs.ErrConflict)
 					}
+					stale[o] = true
+					f.log.Warn("nftables: removing the port rules of a container that no longer holds its ports",
+						"container", have.Name, "port", p.String())
+				}
+			}
+			for o := range stale {
+				if err := s.replace(o, []string{"hostports"}, nil); err != nil {
+					return err
 				}
 			}
 			var rs []rule
@@ -260,7 +282,7 @@ func (f *Firewall) setPorts(ctx context.Context, owner, name string, byFam map[n
 
 // RemovePorts deletes a container's published ports (none is success).
 func (f *Firewall) RemovePorts(ctx context.Context, containerID string) error {
-	return f.setPorts(ctx, PortOwner(containerID), "", nil, true)
+	return f.setPorts(ctx, PortOwner(containerID), "", nil, true, false)
 }
 
 // Published lists every port published through berth's tables, by any
