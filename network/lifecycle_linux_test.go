@@ -318,3 +318,22 @@ func TestStalePortTakeOver(t *testing.T) {
 		t.Fatalf("taken-over port: %q %v", body, err)
 	}
 }
+
+// TestSweepRulesOfDeletedBridge: a bridge deleted by hand leaves rules that
+// match nothing; Sweep removes them, and the table with them.
+func TestSweepRulesOfDeletedBridge(t *testing.T) {
+	e := newEnv(t)
+	n := e.network("p_default")
+	if err := deleteLink(n.Bridge); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if owners, _ := e.m.fw.Owners(context.Background()); owners["net:"+n.Bridge] {
+		t.Fatalf("rules of the deleted bridge %s are left", n.Bridge)
+	}
+	if tableExists() {
+		t.Errorf("berth's table is left")
+	}
+}

@@ -49,6 +49,9 @@ func (m *Manager) Sweep(ctx context.Context) error {
 	if err := m.sweepBridges(ctx); err != nil {
 		errs = append(errs, err)
 	}
+	if err := m.sweepRules(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("network sweep: %w", err)
 	}
@@ -104,4 +107,29 @@ func (m *Manager) endpointIDs() ([]string, error) {
 		out = append(out, id)
 	}
 	return out, nil
+}
+
+// sweepRules removes the nftables rules of networks whose bridge is gone
+// (deleted by hand): they match no traffic, but keep berth's table alive.
+// Rules only exist while their bridge does (Create makes the bridge first,
+// Remove deletes the rules first), so this is safe for any root's.
+func (m *Manager) sweepRules(ctx context.Context) error {
+	owners, err := m.fw.Owners(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for o := range owners {
+		br, ok := strings.CutPrefix(o, "net:")
+		if !ok || !strings.HasPrefix(br, "berth") {
+			continue
+		}
+		if _, err := netlink.LinkByName(br); err == nil {
+			continue
+		}
+		if err := m.fw.RemoveNetwork(ctx, br); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
