@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/berthdev/berth/engine/testutil"
 )
@@ -94,7 +95,9 @@ func (s *stack) run(args ...string) (string, error) {
 	cmd.Env = env
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
+	start := time.Now()
 	err := cmd.Run()
+	s.t.Logf("berth %s: %v", strings.Join(args, " "), time.Since(start).Round(time.Millisecond))
 	if err != nil {
 		return out.String(), fmt.Errorf("berth %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, out.String(), errOut.String())
 	}
