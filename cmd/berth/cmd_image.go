@@ -24,6 +24,7 @@ func (c *cli) newImageCommand() *cobra.Command {
 	cmd.AddCommand(
 		c.newImageLsCommand(),
 		c.newImagePullCommand(),
+		c.newImagePushCommand(),
 		c.newImageRmCommand(),
 		c.newImageInspectCommand(),
 		c.newImageTagCommand(),

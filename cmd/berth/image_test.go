@@ -223,3 +223,42 @@ func TestComposePull(t *testing.T) {
 		t.Fatal("bad --policy accepted")
 	}
 }
+
+// TestPush: compose push sends the images of services with build and
+// image; image push one image; both can be pulled back.
+func TestPush(t *testing.T) {
+	host := imageRegistry(t, map[string]string{"base:1": "base"})
+	dir := project(t, "shop", map[string]string{"compose.yaml": "services:\n  api:\n    build: .\n    image: " + host + "/api:1\n  db:\n    image: " + host + "/base:1\n"})
+	root := t.TempDir()
+	rootfs := filepath.Join(t.TempDir(), "rootfs.tar")
+	if err := os.WriteFile(rootfs, testTar(t, "api", "binary"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (string, string, int) {
+		t.Helper()
+		return berthRun(t, dir, nil, append([]string{"--root", root, "--progress", "plain"}, args...)...)
+	}
+	if _, errOut, code := run("image", "import", rootfs, host+"/api:1"); code != 0 {
+		t.Fatal(errOut)
+	}
+	_, errOut, code := run("push")
+	if code != 0 || !strings.Contains(errOut, "api Pushed") || !strings.Contains(errOut, "db Skipped") {
+		t.Fatalf("push: %d\n%s", code, errOut)
+	}
+	if _, errOut, code := run("image", "tag", host+"/api:1", host+"/api:2"); code != 0 {
+		t.Fatal(errOut)
+	}
+	out, errOut, code := run("image", "push", host+"/api:2")
+	if code != 0 || !strings.Contains(out, "The push refers to repository ["+host+"/api]") || !strings.Contains(out, "2: digest: sha256:") {
+		t.Fatalf("image push: %d %s %s", code, out, errOut)
+	}
+	other := t.TempDir()
+	for _, ref := range []string{host + "/api:1", host + "/api:2"} {
+		if _, errOut, code := berthRun(t, dir, nil, "--root", other, "image", "pull", "-q", ref); code != 0 {
+			t.Fatalf("pull back %s: %s", ref, errOut)
+		}
+	}
+	if _, errOut, code := run("image", "push", host+"/absent:1"); code != 1 || !strings.Contains(errOut, "no such image") {
+		t.Fatalf("push of a missing image: %d %s", code, errOut)
+	}
+}

@@ -327,3 +327,30 @@ func mustPath(t *testing.T, s *Store, img *Image) string {
 	}
 	return p
 }
+
+// TestPush pushes a loaded image to a registry and pulls it back into
+// another store.
+func TestPush(t *testing.T) {
+	reg := newTestRegistry(t)
+	s := newTestStore(t, Options{})
+	ctx := context.Background()
+	imported, err := s.Import(ctx, bytes.NewReader(tarOf(t, "hello", "world")), ImportOptions{Ref: reg.host + "/pushed:1", Changes: []string{"CMD /hello"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last Progress
+	if err := s.Push(ctx, reg.host+"/pushed:1", PushOptions{Progress: func(p Progress) { last = p }}); err != nil {
+		t.Fatal(err)
+	}
+	if last.Total == 0 || last.Current != last.Total {
+		t.Fatalf("push progress: %+v", last)
+	}
+	other := newTestStore(t, Options{})
+	img, err := other.Pull(ctx, reg.host+"/pushed:1", PullOptions{})
+	if err != nil || img.ID != imported.ID || snapshotFile(t, other, img, "hello") != "world" {
+		t.Fatalf("pulled back: %+v %v", img, err)
+	}
+	if err := s.Push(ctx, "nosuch:1", PushOptions{}); !errdefs.IsNotFound(err) {
+		t.Fatalf("push of a missing image: %v", err)
+	}
+}
