@@ -41,6 +41,10 @@ func TestMain(m *testing.M) {
 			os.Exit(testCLI(os.Args[2:]))
 		}
 	}
+	if os.Getenv(monitor.ReexecEnv) != "" {
+		fmt.Fprintln(os.Stderr, "re-executed test binary did not dispatch", os.Args)
+		os.Exit(3)
+	}
 	code := m.Run()
 	if fixture.dir != "" {
 		_ = os.RemoveAll(fixture.dir)

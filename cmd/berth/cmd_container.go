@@ -1,7 +1,285 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
 
+	"github.com/containerd/errdefs"
+	"github.com/spf13/cobra"
+
+	"github.com/berthdev/berth/engine"
+)
+
+// newContainerCommand is `berth container`: docker's container commands on
+// berth's engine, for any container of --root (compose's or not).
 func (c *cli) newContainerCommand() *cobra.Command {
-	return notBuilt("container", "Manage containers")
+	cmd := &cobra.Command{
+		Use:   "container",
+		Short: "Manage containers",
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+	}
+	cmd.AddCommand(
+		c.newContainerLsCommand(),
+		c.newContainerInspectCommand(),
+		c.newContainerLogsCommand(),
+		c.newContainerRmCommand(),
+		c.newContainerStartCommand(),
+		c.newContainerStopCommand(),
+		c.newContainerRestartCommand(),
+		c.newContainerKillCommand(),
+		c.newContainerPauseCommand("pause", "Pause all processes within one or more containers"),
+		c.newContainerPauseCommand("unpause", "Unpause all processes within one or more containers"),
+		c.newContainerWaitCommand(),
+		c.newContainerTopCommand(),
+		c.newContainerExecCommand(),
+		c.newContainerPruneCommand(),
+	)
+	return cmd
+}
+
+type containerLsOptions struct {
+	all     bool
+	quiet   bool
+	noTrunc bool
+	filters []string
+	format  string
+}
+
+func (c *cli) newContainerLsCommand() *cobra.Command {
+	var o containerLsOptions
+	cmd := &cobra.Command{
+		Use:     "ls [OPTIONS]",
+		Aliases: []string{"ps", "list"},
+		Short:   "List containers",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.runContainerLs(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&o.all, "all", "a", false, "Show all containers (default shows just running)")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "Only display container IDs")
+	f.BoolVar(&o.noTrunc, "no-trunc", false, "Don't truncate output")
+	f.StringArrayVarP(&o.filters, "filter", "f", nil, `Filter output based on conditions provided ("label=key[=value]", "name=…", "status=…", "id=…")`)
+	f.StringVar(&o.format, "format", "", "Format output using a Go template, or \"json\"")
+	return cmd
+}
+
+func (c *cli) runContainerLs(ctx context.Context, o containerLsOptions) error {
+	eng, err := c.engine(ctx)
+	if err != nil {
+		return err
+	}
+	labels := map[string]string{}
+	var names, statuses, ids []string
+	for _, f := range o.filters {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			return fmt.Errorf("bad filter %q: use key=value: %w", f, errdefs.ErrInvalidArgument)
+		}
+		switch k {
+		case "label":
+			lk, lv, _ := strings.Cut(v, "=")
+			labels[lk] = lv
+		case "name":
+			names = append(names, v)
+		case "status":
+			statuses = append(statuses, v)
+		case "id":
+			ids = append(ids, v)
+		default:
+			return fmt.Errorf("filter %q is not supported (label, name, status, id): %w", k, errdefs.ErrInvalidArgument)
+		}
+	}
+	list, err := eng.List(ctx, engine.ListOptions{All: o.all || len(statuses) > 0, Labels: labels})
+	if err != nil {
+		return err
+	}
+	var shown []*engine.Container
+	for _, ct := range list {
+		if matchAny(names, func(n string) bool { return strings.Contains(ct.Name, n) }) &&
+			matchAny(statuses, func(s string) bool { return string(ct.State.Status) == s }) &&
+			matchAny(ids, func(id string) bool { return strings.HasPrefix(ct.ID, id) }) {
+			shown = append(shown, ct)
+		}
+	}
+	// Newest first, as docker ps.
+	sort.SliceStable(shown, func(i, j int) bool { return shown[i].Created.After(shown[j].Created) })
+	if o.quiet {
+		for _, ct := range shown {
+			fmt.Fprintln(c.stdout, shortID(ct.ID, o.noTrunc))
+		}
+		return nil
+	}
+	if o.format != "" {
+		return formatEach(c.stdout, o.format, len(shown), func(i int) any { return psRow(shown[i], o.noTrunc) })
+	}
+	w := tabwriter.NewWriter(c.stdout, 0, 0, 3, ' ', 0)
+	fmt.Fprintln(w, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
+	for _, ct := range shown {
+		r := psRow(ct, o.noTrunc)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Image, r.Command, r.RunningFor, r.Status, r.Ports, r.Names)
+	}
+	return w.Flush()
+}
+
+func matchAny(want []string, f func(string) bool) bool {
+	if len(want) == 0 {
+		return true
+	}
+	for _, w := range want {
+		if f(w) {
+			return true
+		}
+	}
+	return false
+}
+
+// psLine is one `container ls` line, with docker's --format field names.
+type psLine struct {
+	ID, Image, Command, CreatedAt, RunningFor, Status, State, Ports, Names, Labels string
+}
+
+func psRow(ct *engine.Container, noTrunc bool) psLine {
+	cmd := strings.Join(append([]string{ct.Path}, ct.Args...), " ")
+	if !noTrunc {
+		cmd = truncate(cmd, 20)
+	}
+	cmd = `"` + cmd + `"`
+	var labels []string
+	for k, v := range ct.Spec.Labels {
+		labels = append(labels, k+"="+v)
+	}
+	sort.Strings(labels)
+	return psLine{
+		ID: shortID(ct.ID, noTrunc), Image: ct.Spec.Image, Command: cmd,
+		CreatedAt:  ct.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"),
+		RunningFor: humanDuration(time.Since(ct.Created)) + " ago",
+		Status:     statusText(ct), State: string(ct.State.Status),
+		Ports: portsText(ct.Ports), Names: ct.Name, Labels: strings.Join(labels, ","),
+	}
+}
+
+func shortID(id string, noTrunc bool) string {
+	if noTrunc || len(id) < 12 {
+		return id
+	}
+	return id[:12]
+}
+
+func truncate(s string, n int) string {
+	if len([]rune(s)) <= n {
+		return s
+	}
+	return string([]rune(s)[:n-1]) + "…"
+}
+
+// statusText is docker's STATUS column: "Up 5 minutes (healthy)",
+// "Exited (0) 2 seconds ago", "Created", "Restarting (1) 3 seconds ago".
+func statusText(ct *engine.Container) string {
+	st := ct.State
+	var s string
+	switch {
+	case st.Restarting:
+		s = fmt.Sprintf("Restarting (%d) %s ago", st.ExitCode, humanDuration(time.Since(st.FinishedAt)))
+	case st.Running:
+		s = "Up " + humanDuration(time.Since(st.StartedAt))
+		if st.Paused {
+			s += " (Paused)"
+		}
+		if st.Health != nil {
+			h := st.Health.Status
+			if h == engine.HealthStarting {
+				h = "health: starting"
+			}
+			s += " (" + h + ")"
+		}
+		if !st.MonitorAlive {
+			s += " (monitor dead)"
+		}
+	case st.Status == engine.StatusCreated:
+		s = "Created"
+	default:
+		if st.FinishedAt.IsZero() {
+			s = fmt.Sprintf("Exited (%d)", st.ExitCode)
+		} else {
+			s = fmt.Sprintf("Exited (%d) %s ago", st.ExitCode, humanDuration(time.Since(st.FinishedAt)))
+		}
+	}
+	return s
+}
+
+func portsText(ports []engine.PortBinding) string {
+	var out []string
+	for _, p := range ports {
+		proto := p.Protocol
+		if proto == "" {
+			proto = "tcp"
+		}
+		ip := p.HostIP
+		if ip == "" {
+			ip = "0.0.0.0"
+		}
+		out = append(out, fmt.Sprintf("%s:%d->%d/%s", ip, p.HostPort, p.ContainerPort, proto))
+	}
+	return strings.Join(out, ", ")
+}
+
+// humanDuration is docker's units.HumanDuration.
+func humanDuration(d time.Duration) string {
+	switch s := int(d.Seconds()); {
+	case s < 1:
+		return "Less than a second"
+	case s == 1:
+		return "1 second"
+	case s < 60:
+		return fmt.Sprintf("%d seconds", s)
+	}
+	switch m := int(d.Minutes()); {
+	case m == 1:
+		return "About a minute"
+	case m < 60:
+		return fmt.Sprintf("%d minutes", m)
+	}
+	switch h := int(d.Round(time.Hour).Hours()); {
+	case h == 1:
+		return "About an hour"
+	case h < 48:
+		return fmt.Sprintf("%d hours", h)
+	case h < 24*7*2:
+		return fmt.Sprintf("%d days", h/24)
+	case h < 24*30*2:
+		return fmt.Sprintf("%d weeks", h/24/7)
+	case h < 24*365*2:
+		return fmt.Sprintf("%d months", h/24/30)
+	default:
+		return fmt.Sprintf("%d years", h/24/365)
+	}
+}
+
+// eachContainer runs fn for each name, printing each name on success as
+// docker does; it reports every failure and fails if any did.
+func (c *cli) eachContainer(ctx context.Context, names []string, fn func(ctx context.Context, eng *engine.Engine, name string) error) error {
+	eng, err := c.engine(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, n := range names {
+		if err := fn(ctx, eng, n); err != nil {
+			fmt.Fprintln(c.stderr, "Error response from berth:", err)
+			errs = append(errs, err)
+			continue
+		}
+		fmt.Fprintln(c.stdout, n)
+	}
+	if len(errs) > 0 {
+		return &exitError{code: 1, err: nil}
+	}
+	return nil
 }

@@ -17,6 +17,9 @@ import (
 // Arg is the argument that makes the berth binary run Main.
 const Arg = "__monitor"
 
+// ReexecEnv is set in a monitor's environment (to Arg).
+const ReexecEnv = "BERTH_REEXEC"
+
 // readyFD is the descriptor of the ready pipe the monitor inherits.
 const readyFD = 3
 
@@ -86,6 +89,9 @@ func Spawn(ctx context.Context, opts SpawnOptions) error {
 	if env == nil {
 		env = []string{"BERTH_ROOT=" + opts.Paths.Root}
 	}
+	// Marks the process as a re-exec: a test binary that failed to
+	// dispatch Arg must not run the tests (and start monitors) again.
+	env = append(env, ReexecEnv+"="+Arg)
 	name := "berth-monitor"
 	if opts.Name != "" {
 		name += " " + opts.Name
