@@ -166,6 +166,12 @@ func TestE2EVolumeDataSurvives(t *testing.T) {
 		t.Fatalf("volume labels: %q", out)
 	}
 
+	if got := s.must("volumes", "-q"); got != vol+"\n" {
+		t.Fatalf("berth volumes: %q", got)
+	}
+	if got := s.must("volumes", "-q", "app"); got != vol+"\n" {
+		t.Fatalf("berth volumes app: %q", got)
+	}
 	s.must("restart", "-t", "1")
 	if got := s.sh("app", "cat /data/f /anon/f"); got != "named\nanon\n" {
 		t.Fatalf("after restart: %q", got)

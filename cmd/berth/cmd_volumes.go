@@ -56,9 +56,17 @@ func (c *cli) runVolumes(ctx context.Context, o volumesOptions, services []strin
 	if err != nil {
 		return err
 	}
-	vols, err := m.List(ctx, map[string]string{compose.LabelProject: name})
+	labelled, err := m.List(ctx, map[string]string{compose.LabelProject: name})
 	if err != nil {
 		return err
+	}
+	// docker's anonymous volumes carry no compose label, so docker compose
+	// never lists them; berth labels them (for down -v) and hides them here.
+	var vols []*volumes.Volume
+	for _, v := range labelled {
+		if !v.Anonymous() {
+			vols = append(vols, v)
+		}
 	}
 	if len(services) > 0 {
 		used, err := c.volumesOfServices(ctx, name, services)

@@ -33,6 +33,7 @@ func TestVolumeCommands(t *testing.T) {
 	mustRun("volume", "create", "a2", "--label", "tier=db", "--label", "flag")
 	mustRun("volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", "-o", "o=size=1m", "scratch")
 	mustRun("volume", "create", "--label", "com.docker.compose.project=shop", "shop_data")
+	mustRun("volume", "create", "--label", "com.docker.compose.project=shop", "--label", "com.docker.volume.anonymous", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
 	anon := strings.TrimSpace(mustRun("volume", "create"))
 	if len(anon) != 64 {
 		t.Fatalf("unnamed volume name %q", anon)
@@ -42,7 +43,7 @@ func TestVolumeCommands(t *testing.T) {
 		t.Fatalf("create existing printed %q", out)
 	}
 
-	names := []string{"a10", "a2", "scratch", "shop_data", anon}
+	names := []string{"a10", "a2", "scratch", "shop_data", anon, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
 	slices.SortFunc(names, naturalCompare) // the random name sorts anywhere
 	want := "DRIVER    VOLUME NAME\n"
 	for _, n := range names {
@@ -92,7 +93,7 @@ func TestVolumeCommands(t *testing.T) {
 		t.Fatalf("inspect template: %q", out)
 	}
 
-	// compose's `volumes`: the project's volumes (by label).
+	// compose's `volumes`: the project's volumes (by label), not its anonymous ones.
 	if out := mustRun("volumes"); out != "DRIVER    VOLUME NAME\nlocal     shop_data\n" {
 		t.Fatalf("volumes: %q", out)
 	}
