@@ -21,7 +21,7 @@
 // deletes blobs and snapshots that no image references, and never an image
 // that Options.InUse reports in use by a container.
 //
-// The package does not build images and does not push them.
+// Push uploads stored images. The package does not build images.
 package image
 
 import (

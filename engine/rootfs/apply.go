@@ -80,6 +80,13 @@ func (s *Snapshotter) Apply(ctx context.Context, r io.Reader, opts ApplyOptions)
 	if info, err := s.Stat(opts.ChainID); err == nil {
 		return info, nil // another process unpacked it while we waited
 	}
+	// Build directories of this layer left by a killed unpack: we hold the
+	// lock, so none is in use.
+	if stale, _ := filepath.Glob(filepath.Join(s.root, "tmp", hexID+"-*")); len(stale) > 0 {
+		for _, d := range stale {
+			_ = removeAll(d)
+		}
+	}
 	parents, err := s.parentDirs(opts.Parent)
 	if err != nil {
 		return Info{}, fmt.Errorf("image %s: layer %s: %w", opts.Image, shortDigest(opts.Layer), err)

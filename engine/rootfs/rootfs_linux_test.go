@@ -245,6 +245,11 @@ func TestApplyDigestAndOnce(t *testing.T) {
 		t.Fatal("corrupt layer visible")
 	}
 	diff := digestBytes(layer)
+	// A build directory a killed unpack of this layer left behind.
+	stale := filepath.Join(s.root, "tmp", strings.TrimPrefix(diff, "sha256:")+"-killed")
+	if err := os.MkdirAll(filepath.Join(stale, "fs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	var wg sync.WaitGroup
 	ids := make([]int, 8)
 	errs := make([]error, 8)
@@ -261,6 +266,9 @@ func TestApplyDigestAndOnce(t *testing.T) {
 		if errs[i] != nil || ids[i] != ids[0] {
 			t.Fatalf("apply %d: id %d err %v (first id %d)", i, ids[i], errs[i], ids[0])
 		}
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("stale build directory kept: %v", err)
 	}
 	list, err := s.List(context.Background())
 	if err != nil || len(list) != 1 {
