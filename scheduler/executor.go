@@ -106,7 +106,12 @@ func (x *execution) lookup(service string) (string, error) {
 	return ids[0], nil
 }
 
-// run executes the plan.
+// run executes the plan in two walks. The first creates (and removes,
+// and recreates) containers, every service at once except those that
+// share a namespace or volumes with another, which follow it: creating a
+// container needs no dependency running, so this takes creation off the
+// critical path. The second starts them in dependency order, each service
+// once its depends_on conditions hold.
 func (x *execution) run(ctx context.Context) error {
 	if err := x.resources(ctx); err != nil {
 		return err
@@ -114,16 +119,34 @@ func (x *execution) run(ctx context.Context) error {
 	if err := x.parallel(ctx, x.plan.Orphans, x.remove); err != nil {
 		return err
 	}
+	byService := make(map[string][]Op, len(x.plan.Services))
+	names := make([]string, 0, len(x.plan.Services))
+	refs := map[string][]graph.Edge{}
+	for _, sp := range x.plan.Services {
+		byService[sp.Service] = sp.Ops
+		names = append(names, sp.Service)
+		for _, dep := range namespaceRefs(x.p.Services[sp.Service]) {
+			if _, ok := x.p.Services[dep]; ok {
+				refs[sp.Service] = append(refs[sp.Service], graph.Edge{To: dep, Required: true, Kind: "namespace"})
+			}
+		}
+	}
+	cg, err := graph.New(names, refs)
+	if err != nil {
+		return err
+	}
+	err = graph.Walk(ctx, cg, graph.Up, x.s.parallel, func(ctx context.Context, name string) error {
+		return x.prepare(ctx, byService[name])
+	})
+	if err != nil || x.noStart {
+		return err
+	}
 	g, err := graph.FromProject(x.p)
 	if err != nil {
 		return err
 	}
-	byService := make(map[string][]Op, len(x.plan.Services))
-	for _, sp := range x.plan.Services {
-		byService[sp.Service] = sp.Ops
-	}
 	return graph.Walk(ctx, g, graph.Up, x.s.parallel, func(ctx context.Context, name string) error {
-		return x.service(ctx, name, byService[name])
+		return x.startService(ctx, name, byService[name])
 	})
 }
 
@@ -169,20 +192,20 @@ func (x *execution) resources(ctx context.Context) error {
 	return nil
 }
 
-// service runs one service's operations: stops, removals, recreations and
-// creations (each group in parallel), then, once its dependencies are
-// satisfied, the starts.
-func (x *execution) service(ctx context.Context, name string, ops []Op) error {
-	group := func(kind OpKind) []Op {
-		var out []Op
-		for _, op := range ops {
-			if op.Kind == kind {
-				out = append(out, op)
-			}
+func opsOf(ops []Op, kind OpKind) []Op {
+	var out []Op
+	for _, op := range ops {
+		if op.Kind == kind {
+			out = append(out, op)
 		}
-		return out
 	}
-	for _, op := range group(OpKeep) {
+	return out
+}
+
+// prepare runs one service's stops, removals, recreations and creations,
+// each group in parallel.
+func (x *execution) prepare(ctx context.Context, ops []Op) error {
+	for _, op := range opsOf(ops, OpKeep) {
 		x.s.events.done(containerRes(op.Name), "Running")
 	}
 	steps := []struct {
@@ -195,11 +218,17 @@ func (x *execution) service(ctx context.Context, name string, ops []Op) error {
 		{OpCreateContainer, x.create},
 	}
 	for _, st := range steps {
-		if err := x.parallel(ctx, group(st.kind), st.fn); err != nil {
+		if err := x.parallel(ctx, opsOf(ops, st.kind), st.fn); err != nil {
 			return err
 		}
 	}
-	starts := group(OpStartContainer)
+	return nil
+}
+
+// startService starts one service's containers once its dependencies are
+// satisfied.
+func (x *execution) startService(ctx context.Context, name string, ops []Op) error {
+	starts := opsOf(ops, OpStartContainer)
 	if len(starts) == 0 {
 		return nil
 	}
