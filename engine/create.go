@@ -17,7 +17,6 @@ import (
 	"github.com/berthdev/berth/engine/runtime"
 	"github.com/berthdev/berth/engine/state"
 	"github.com/containerd/errdefs"
-	"golang.org/x/sys/unix"
 )
 
 // projectLabel is the compose project label (the cgroup and network owner).
@@ -65,7 +64,7 @@ func (e *Engine) Create(ctx context.Context, spec ContainerSpec) (_ *Container, 
 		return nil, err
 	}
 	defer lk.Unlock()
-	if err := e.reserveName(spec.Name, id); err != nil {
+	if err := e.reserveName(ctx, spec.Name, id); err != nil {
 		return nil, err
 	}
 	dir := e.paths.Container(id)
@@ -159,31 +158,39 @@ func (e *Engine) validate(spec *ContainerSpec) error {
 	return nil
 }
 
-// reserveName takes name for id in the name index (an O_EXCL file); a
-// stale entry (its container gone) is replaced.
-func (e *Engine) reserveName(name, id string) error {
+// reserveName takes name for id in the name index: a file holding the id,
+// linked into place (atomic, complete, and failing when the name exists).
+// An entry whose container is gone is replaced, under the index lock.
+func (e *Engine) reserveName(ctx context.Context, name, id string) error {
+	dir := filepath.Dir(monitor.NamePath(e.paths, name))
 	p := monitor.NamePath(e.paths, name)
-	for range 2 {
-		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_CLOEXEC, 0o600)
-		if err == nil {
-			_, werr := f.WriteString(id)
-			cerr := f.Close()
-			if werr != nil || cerr != nil {
-				_ = os.Remove(p)
-				return errors.Join(werr, cerr)
-			}
-			return nil
-		}
-		if !errors.Is(err, os.ErrExist) {
-			return err
-		}
-		owner, rerr := os.ReadFile(p)
-		if rerr != nil || !e.nameStale(string(owner)) {
-			return fmt.Errorf("container name %q is already in use by container %.12s; remove it or choose another name: %w", name, owner, errdefs.ErrAlreadyExists)
-		}
-		_ = os.Remove(p)
+	tmp, err := os.CreateTemp(dir, ".name-*")
+	if err != nil {
+		return err
 	}
-	return fmt.Errorf("container name %q is already in use: %w", name, errdefs.ErrAlreadyExists)
+	defer os.Remove(tmp.Name())
+	_, werr := tmp.WriteString(id)
+	if err := errors.Join(werr, tmp.Close()); err != nil {
+		return err
+	}
+	if err := os.Link(tmp.Name(), p); err == nil {
+		return nil
+	} else if !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	lk, err := state.Lock(ctx, filepath.Join(dir, ".lock"))
+	if err != nil {
+		return err
+	}
+	defer lk.Unlock()
+	owner, err := os.ReadFile(p)
+	if err == nil && !e.nameStale(string(owner)) {
+		return fmt.Errorf("container name %q is already in use by container %.12s; remove it or choose another name: %w", name, owner, errdefs.ErrAlreadyExists)
+	}
+	if err := os.Rename(tmp.Name(), p); err != nil {
+		return err
+	}
+	return nil
 }
 
 // nameStale reports whether the container owning a name entry is gone

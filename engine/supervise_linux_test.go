@@ -386,7 +386,8 @@ func countMonitors(t *testing.T, id string) int {
 func TestMonitorKilled(t *testing.T) {
 	te := newTestEngine(t)
 	ctx := context.Background()
-	c := te.run(te.spec("orphan", "sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.05; done"))
+	c := te.run(te.spec("orphan", "sh", "-c", "trap 'exit 0' TERM; echo ready; while :; do sleep 0.05; done"))
+	te.waitLog(c.ID, "stdout: ready") // the trap is set
 	var st struct {
 		MonitorPid int `json:"monitor_pid"`
 	}
