@@ -42,7 +42,7 @@ func ShouldPull(policy string, img *Image, now time.Time) (bool, error) {
 		return true, nil
 	case PolicyNever:
 		if img == nil {
-			return false, fmt.Errorf("pull_policy is never and the image is not present: pull it (berth pull) or change pull_policy: %w", errdefs.ErrNotFound)
+			return false, kinded(errdefs.ErrNotFound, "pull_policy is never and the image is not present: pull it (berth pull) or change pull_policy")
 		}
 		return false, nil
 	case PolicyBuild:

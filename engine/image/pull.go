@@ -234,7 +234,7 @@ func (p *puller) from(ctx context.Context, ep *endpoint, now time.Time) (*Image,
 	}
 	if plat, err := parsePlatform(cf.platform()); err == nil && !platformMatches(p.want, plat) {
 		if p.explicitPlatform {
-			return nil, fmt.Errorf("the image is for %s, not the requested %s: %w", cf.platform(), platformString(p.want), errdefs.ErrNotFound)
+			return nil, kinded(errdefs.ErrNotFound, "the image is for %s, not the requested %s", cf.platform(), platformString(p.want))
 		}
 		p.s.log.Warn("image platform differs from the host's", "image", p.named.String(), "platform", cf.platform())
 	}
@@ -305,8 +305,8 @@ func (p *puller) selectPlatform(raw []byte) (string, error) {
 			return m.Digest.String(), nil
 		}
 	}
-	return "", fmt.Errorf("no image for platform %s in the manifest list (it has: %s); set `platform:` to one of them: %w",
-		platformString(p.want), strings.Join(have, ", "), errdefs.ErrNotFound)
+	return "", kinded(errdefs.ErrNotFound, "no image for platform %s in the manifest list (it has: %s); set `platform:` to one of them",
+		platformString(p.want), strings.Join(have, ", "))
 }
 
 // smallBlob fetches and verifies a config blob (kept in memory).

@@ -215,8 +215,19 @@ type kindError struct {
 	cause error
 }
 
-func (e *kindError) Error() string   { return e.msg }
-func (e *kindError) Unwrap() []error { return []error{e.kind, e.cause} }
+func (e *kindError) Error() string { return e.msg }
+func (e *kindError) Unwrap() []error {
+	if e.cause == nil {
+		return []error{e.kind}
+	}
+	return []error{e.kind, e.cause}
+}
+
+// kinded returns an error whose message is msg (no ": not found" tail)
+// and whose kind is kind, for messages shown to users as they are.
+func kinded(kind error, format string, a ...any) error {
+	return &kindError{msg: fmt.Sprintf(format, a...), kind: kind}
+}
 
 // Media types berth reads.
 const (

@@ -47,8 +47,8 @@ func (s *Store) Remove(ctx context.Context, ref string, opts RemoveOptions) ([]s
 		inUse := used[img.ID]
 		if byName {
 			if inUse && !opts.Force && len(img.RepoTags) <= 1 {
-				return fmt.Errorf("image %s is used by a container: remove the container first (berth rm), or untag it with --force: %w",
-					FamiliarString(named), errdefs.ErrConflict)
+				return kinded(errdefs.ErrConflict, "image %s is used by a container: remove the container first (berth rm), or untag it with --force",
+					FamiliarString(named))
 			}
 			if _, isTag := ix.Tags[named]; isTag {
 				delete(ix.Tags, named)
@@ -62,12 +62,12 @@ func (s *Store) Remove(ctx context.Context, ref string, opts RemoveOptions) ([]s
 			}
 		} else {
 			if len(img.RepoTags) > 1 && !opts.Force {
-				return fmt.Errorf("image %s is referenced by %d tags (%s): remove them one by one or use --force: %w",
-					img.ShortID(), len(img.RepoTags), familiarList(img.RepoTags), errdefs.ErrConflict)
+				return kinded(errdefs.ErrConflict, "image %s is referenced by %d tags (%s): remove them one by one or use --force",
+					img.ShortID(), len(img.RepoTags), familiarList(img.RepoTags))
 			}
 			if inUse && !opts.Force {
-				return fmt.Errorf("image %s is used by a container: remove the container first (berth rm), or untag it with --force: %w",
-					img.ShortID(), errdefs.ErrConflict)
+				return kinded(errdefs.ErrConflict, "image %s is used by a container: remove the container first (berth rm), or untag it with --force",
+					img.ShortID())
 			}
 			for _, t := range img.RepoTags {
 				delete(ix.Tags, t)

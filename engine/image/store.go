@@ -240,7 +240,7 @@ func (ix *index) resolve(ref string) (*Image, error) {
 			return nil, fmt.Errorf("image ID prefix %q matches %d images; give more digits: %w", ref, len(found), errdefs.ErrInvalidArgument)
 		}
 	}
-	return nil, fmt.Errorf("no such image: %s: %w", ref, errdefs.ErrNotFound)
+	return nil, kinded(errdefs.ErrNotFound, "no such image: %s", ref)
 }
 
 // byName finds a normalized reference: a tag, or name@digest (the digest
