@@ -1,5 +1,3 @@
-//go:build berth_wip
-
 package main
 
 import (
@@ -12,7 +10,11 @@ import (
 	"github.com/containerd/errdefs"
 
 	"github.com/berthdev/berth/cmd/berth/display"
+	"github.com/berthdev/berth/engine"
+	"github.com/berthdev/berth/engine/image"
+	"github.com/berthdev/berth/network"
 	"github.com/berthdev/berth/scheduler"
+	"github.com/berthdev/berth/volumes"
 )
 
 // backend is a scheduler service with its progress display. Close ends
@@ -117,3 +119,11 @@ func checkServices(p *types.Project, names []string) error {
 	}
 	return nil
 }
+
+// The concrete parts satisfy the scheduler's interfaces.
+var (
+	_ scheduler.Engine   = (*engine.Engine)(nil)
+	_ scheduler.Images   = (*image.Store)(nil)
+	_ scheduler.Networks = (*network.Manager)(nil)
+	_ scheduler.Volumes  = (*volumes.Manager)(nil)
+)

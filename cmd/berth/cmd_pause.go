@@ -1,5 +1,3 @@
-//go:build berth_wip
-
 package main
 
 import "github.com/spf13/cobra"
