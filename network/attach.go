@@ -172,6 +172,34 @@ func (m *Manager) Attach(ctx context.Context, opts AttachOptions) (_ AttachResul
 	}
 	defer h.Close()
 
+	// The resolver's side (loopback up, sockets, the DNAT of port 53)
+	// touches nothing the interfaces need: it runs meanwhile.
+	type resolver struct {
+		udp net.PacketConn
+		tcp net.Listener
+		err error
+	}
+	dnsc := make(chan resolver, 1)
+	go func() {
+		var r resolver
+		// Loopback is ifindex 1 in every network namespace.
+		if r.err = h.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: 1, Name: "lo"}}); r.err != nil {
+			r.err = fmt.Errorf("loopback: %w", r.err)
+		} else {
+			r.udp, r.tcp, r.err = openResolver(int(ns), nsPath(opts.Pid))
+		}
+		dnsc <- r
+	}()
+	defer func() {
+		if dnsc == nil {
+			return // received below
+		}
+		if r := <-dnsc; r.err == nil {
+			_ = r.udp.Close()
+			_ = r.tcp.Close()
+		}
+	}()
+
 	gwIndex := -1
 	for i, ep := range opts.Endpoints {
 		e, err := m.attachOne(ctx, h, ns, nets[i], ep, opts, i)
@@ -183,9 +211,12 @@ func (m *Manager) Attach(ctx context.Context, opts AttachOptions) (_ AttachResul
 			gwIndex = i
 		}
 	}
-	if err := setLinkUp(h, "lo"); err != nil {
-		return res, fmt.Errorf("container %s: loopback: %w", opts.ContainerName, err)
+	r := <-dnsc
+	dnsc = nil
+	if r.err != nil {
+		return res, fmt.Errorf("container %s: %w", opts.ContainerName, r.err)
 	}
+	live.dnsUDP, live.dnsTCP = r.udp, r.tcp
 	if gwIndex >= 0 {
 		if err := defaultRoutes(h, rec.Endpoints[gwIndex]); err != nil {
 			return res, fmt.Errorf("container %s: default route via %s: %w", opts.ContainerName, rec.Endpoints[gwIndex].Gateway, err)
@@ -200,9 +231,6 @@ func (m *Manager) Attach(ctx context.Context, opts AttachOptions) (_ AttachResul
 		if err != nil {
 			return res, err
 		}
-	}
-	if live.dnsUDP, live.dnsTCP, err = openResolver(int(ns), nsPath(opts.Pid)); err != nil {
-		return res, fmt.Errorf("container %s: %w", opts.ContainerName, err)
 	}
 	// The complete record is what DNS servers answer from: the names
 	// appear now.
@@ -290,29 +318,29 @@ func (m *Manager) attachOne(ctx context.Context, h *netlink.Handle, ns netns.NsH
 	}
 	e.MAC = mac.String()
 
-	br, err := netlink.LinkByName(n.Bridge)
+	host, err := m.links.handle()
+	if err != nil {
+		return fail("bridge", err)
+	}
+	br, err := host.LinkByName(n.Bridge)
 	if err != nil {
 		// The bridge went away (reboot, someone deleted it): re-make it.
 		if err := m.ensure(ctx, n); err != nil {
 			return fail("bridge", err)
 		}
-		if br, err = netlink.LinkByName(n.Bridge); err != nil {
+		if br, err = host.LinkByName(n.Bridge); err != nil {
 			return fail("bridge "+n.Bridge, err)
 		}
 	}
-	veth := &netlink.Veth{
-		LinkAttrs: netlink.LinkAttrs{Name: e.HostVeth, MTU: br.Attrs().MTU, MasterIndex: br.Attrs().Index,
-			Flags: net.FlagUp, TxQLen: -1},
-		PeerName:         e.Interface,
-		PeerHardwareAddr: mac,
-		PeerNamespace:    netlink.NsFd(ns),
-	}
-	if err := netlink.LinkAdd(veth); err != nil {
+	// Up on both ends, enslaved, the peer named and in the namespace: one
+	// request.
+	idx, err := m.links.addVeth(e.HostVeth, br.Attrs().MTU, br.Attrs().Index, e.Interface, mac, int(ns))
+	if err != nil {
 		return fail("create veth "+e.HostVeth, err)
 	}
 	// Hairpin: a container reaching its own published port through the
 	// host comes back through the port it left by.
-	if err := netlink.LinkSetHairpin(veth, true); err != nil {
+	if err := host.LinkSetHairpin(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: e.HostVeth, Index: idx}}, true); err != nil {
 		return fail("hairpin on "+e.HostVeth, err)
 	}
 	peer, err := h.LinkByName(e.Interface)

@@ -59,6 +59,8 @@ type Manager struct {
 	resolvConf string
 	log        *slog.Logger
 
+	links hostLinks
+
 	mu   sync.Mutex
 	live map[string]*liveEndpoint // by container ID: what this process holds
 }
