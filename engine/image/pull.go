@@ -35,9 +35,10 @@ type Progress struct {
 	// ID is the layer's short digest, "" for a message about the image.
 	ID string
 	// Status is docker's word: "Pulling fs layer", "Waiting",
-	// "Downloading", "Verifying Checksum", "Download complete",
-	// "Extracting", "Pull complete", "Already exists"; for the image
-	// "Pulling from <repo>", "Digest: …", "Status: …".
+	// "Downloading", "Download complete", "Extracting", "Pull complete",
+	// "Already exists" (the checksum is verified while downloading, so
+	// "Verifying Checksum" is not reported); for the image "Pulling from
+	// <repo>", "Digest: …", "Status: …".
 	Status string
 	// Current and Total are bytes (Downloading: of the blob received;
 	// Extracting: of the blob unpacked). Zero when not a transfer.
