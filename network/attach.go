@@ -148,9 +148,8 @@ func (m *Manager) Attach(ctx context.Context, opts AttachOptions) (_ AttachResul
 	if rec.PidStart, err = pidStart(opts.Pid); err != nil {
 		return res, fmt.Errorf("container %s: %w", opts.ContainerName, err)
 	}
-	// The intent goes into the lock file (no extra file write): whatever a
-	// killed attach made can be found from it.
-	if err := writeIntent(l, rec); err != nil {
+	// The intent: whatever a killed attach made can be found from it.
+	if err := writeRecord(l, rec); err != nil {
 		return res, err
 	}
 	live := &liveEndpoint{}
@@ -235,7 +234,7 @@ func (m *Manager) Attach(ctx context.Context, opts AttachOptions) (_ AttachResul
 	// The complete record is what DNS servers answer from: the names
 	// appear now.
 	rec.Complete = true
-	if err := m.writeEndpoint(rec); err != nil {
+	if err := writeRecord(l, rec); err != nil {
 		return res, err
 	}
 	m.mu.Lock()
@@ -422,10 +421,14 @@ func (m *Manager) detachLocked(ctx context.Context, id string) error {
 	}
 	rec, err := m.readEndpoint(id)
 	if errdefs.IsNotFound(err) {
-		rec, err = m.readIntent(id)
+		return nil // nothing attached
+	} else if err != nil {
+		return err
 	}
-	if err != nil || rec == nil {
-		return err // nothing attached, or an error
+	if rec.torn { // what it held is unknown: look everywhere
+		if rec.Networks, err = m.allNetworks(); err != nil {
+			return err
+		}
 	}
 	return m.cleanup(ctx, rec)
 }
@@ -433,7 +436,7 @@ func (m *Manager) detachLocked(ctx context.Context, id string) error {
 // cleanup removes everything rec may have made, then rec itself.
 func (m *Manager) cleanup(ctx context.Context, rec *endpointRecord) error {
 	var errs []error
-	if len(rec.Ports) > 0 || !rec.Complete {
+	if len(rec.Ports) > 0 || !rec.Complete || rec.torn {
 		if err := m.fw.RemovePorts(ctx, rec.ContainerID); err != nil {
 			errs = append(errs, err)
 		}
@@ -448,9 +451,6 @@ func (m *Manager) cleanup(ctx context.Context, rec *endpointRecord) error {
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("container %s: detach: %w", rec.Name, err)
-	}
-	if err := removeFile(m.endpointFile(rec.ContainerID)); err != nil {
-		return err
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package network
 
 import (
 	"context"
-	"errors"
 	"os"
 	"strings"
 	"sync"
@@ -15,20 +14,24 @@ import (
 
 // recordSource gives a container's resolver the DNS records of the root:
 // every complete endpoint record, by network. It re-reads them only after
-// the endpoint directory changed, which it learns from inotify (without
-// inotify, it re-reads on every query).
+// the endpoint directory changed, which it learns from inotify: each query
+// first drains the events queued so far (one non-blocking read), and the
+// kernel queues them before the write or unlink that causes them returns,
+// so a name is gone as soon as Detach has returned. Without inotify it
+// re-reads on every query.
 type recordSource struct {
 	m *Manager
 
 	mu    sync.Mutex
 	dirty bool
 	byNet map[string][]dns.Record
-	watch *os.File // inotify; nil when unavailable
+	fd    int // inotify, non-blocking; -1 when unavailable or closed
+	buf   []byte
 }
 
 // newRecordSource watches the endpoint directory until ctx is done.
 func (m *Manager) newRecordSource(ctx context.Context) *recordSource {
-	s := &recordSource{m: m, dirty: true}
+	s := &recordSource{m: m, dirty: true, fd: -1}
 	if err := os.MkdirAll(m.endpointDir(), 0o700); err != nil {
 		return s
 	}
@@ -36,46 +39,45 @@ func (m *Manager) newRecordSource(ctx context.Context) *recordSource {
 	if err != nil {
 		return s
 	}
-	if _, err := unix.InotifyAddWatch(fd, m.endpointDir(), unix.IN_MOVED_TO|unix.IN_MOVED_FROM|unix.IN_DELETE|unix.IN_CREATE); err != nil {
+	mask := uint32(unix.IN_CLOSE_WRITE | unix.IN_MODIFY | unix.IN_MOVED_TO | unix.IN_MOVED_FROM | unix.IN_DELETE)
+	if _, err := unix.InotifyAddWatch(fd, m.endpointDir(), mask); err != nil {
 		_ = unix.Close(fd)
 		return s
 	}
-	s.watch = os.NewFile(uintptr(fd), "inotify")
-	go s.run()
+	s.fd, s.buf = fd, make([]byte, 16<<10)
 	go func() {
 		<-ctx.Done()
-		_ = s.watch.Close()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		_ = unix.Close(s.fd)
+		s.fd = -1
 	}()
 	return s
 }
 
-// run marks the records dirty on every change of a record file.
-func (s *recordSource) run() {
-	buf := make([]byte, 64<<10)
+// drain reads the queued events and marks the records dirty when one is
+// about a record file. The caller holds s.mu.
+func (s *recordSource) drain() {
+	if s.fd < 0 {
+		s.dirty = true
+		return
+	}
 	for {
-		n, err := s.watch.Read(buf)
-		if err != nil {
-			if errors.Is(err, os.ErrClosed) {
-				return
+		n, err := unix.Read(s.fd, s.buf)
+		if err != nil || n <= 0 {
+			if err != unix.EAGAIN {
+				s.dirty = true // unknown state: re-read
 			}
-			s.mu.Lock()
-			s.dirty = true
-			s.mu.Unlock()
-			continue
+			return
 		}
-		changed := false
 		for off := 0; off+unix.SizeofInotifyEvent <= n; {
-			ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
-			name := strings.TrimRight(string(buf[off+unix.SizeofInotifyEvent:off+unix.SizeofInotifyEvent+int(ev.Len)]), "\x00")
-			off += unix.SizeofInotifyEvent + int(ev.Len)
-			if ev.Mask&unix.IN_Q_OVERFLOW != 0 || (strings.HasSuffix(name, ".json") && !strings.HasPrefix(name, ".")) {
-				changed = true
+			ev := (*unix.InotifyEvent)(unsafe.Pointer(&s.buf[off]))
+			end := off + unix.SizeofInotifyEvent + int(ev.Len)
+			name := strings.TrimRight(string(s.buf[off+unix.SizeofInotifyEvent:min(end, n)]), "\x00")
+			off = end
+			if ev.Mask&unix.IN_Q_OVERFLOW != 0 || strings.HasSuffix(name, ".json") {
+				s.dirty = true
 			}
-		}
-		if changed {
-			s.mu.Lock()
-			s.dirty = true
-			s.mu.Unlock()
 		}
 	}
 }
@@ -84,7 +86,8 @@ func (s *recordSource) run() {
 func (s *recordSource) Records(network string) []dns.Record {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.dirty || s.watch == nil {
+	s.drain()
+	if s.dirty {
 		s.dirty = false
 		s.byNet = map[string][]dns.Record{}
 		recs, _ := s.m.endpointRecords()

@@ -11,7 +11,6 @@ import (
 	"io/fs"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -41,8 +40,8 @@ type Endpoint struct {
 }
 
 // endpointRecord is one container's attachment on disk. The first version
-// is written before any kernel object is made (Networks and Pid set), so
-// that whatever a killed Attach made can be found and removed.
+// (the intent: Networks and Pid) is written before any kernel object is
+// made, so that whatever a killed Attach made can be found and removed.
 type endpointRecord struct {
 	ContainerID string `json:"container_id"`
 	Name        string `json:"name"`
@@ -58,6 +57,8 @@ type endpointRecord struct {
 	Upstreams []string          `json:"upstreams,omitempty"`
 	// Complete is set once Attach finished.
 	Complete bool `json:"complete"`
+	// torn: the file did not decode (a writer killed mid-write).
+	torn bool
 }
 
 // validID restricts container IDs to what is safe in file and rule names.
@@ -68,41 +69,53 @@ func validID(id string) error {
 	return nil
 }
 
+// One file per attached container, <run>/networks/endpoints/<id>.json, is
+// both the container's endpoint lock (flock, held by whoever attaches or
+// detaches it) and its record, rewritten in place under the lock: first the
+// intent (pid, networks) before any kernel object is made, then the
+// complete record. No temporary file, no rename: on a busy disk every
+// metadata operation on an attach's path costs. A reader without the lock
+// may catch a rewrite half done; it decodes the first JSON value and takes
+// a file that does not decode for a record being written (or, under the
+// lock, for one a killed writer tore: then everything is cleaned).
+
+// readEndpoint reads a container's record: ErrNotFound when there is none
+// (no file, or an empty one: an attach that wrote nothing yet), a record
+// with Torn set when it does not decode.
 func (m *Manager) readEndpoint(id string) (*endpointRecord, error) {
 	if err := validID(id); err != nil {
 		return nil, err
 	}
-	r := &endpointRecord{}
-	if err := state.ReadJSON(m.endpointFile(id), r); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("container %s has no network endpoints: %w", id, errdefs.ErrNotFound)
-		}
+	data, err := os.ReadFile(m.endpointFile(id))
+	if (err != nil && errors.Is(err, fs.ErrNotExist)) || (err == nil && len(data) == 0) {
+		return nil, fmt.Errorf("container %s has no network endpoints: %w", id, errdefs.ErrNotFound)
+	} else if err != nil {
 		return nil, err
+	}
+	r := &endpointRecord{}
+	if err := json.NewDecoder(bytes.NewReader(data)).Decode(r); err != nil || r.ContainerID != id {
+		return &endpointRecord{ContainerID: id, Name: id, torn: true}, nil
 	}
 	return r, nil
 }
 
-func (m *Manager) endpointLock(id string) string {
-	return filepath.Join(m.endpointDir(), id+".lock")
-}
-
-// lockEndpoint takes a container's endpoint lock, held by whoever attaches
-// or detaches it.
+// lockEndpoint takes a container's endpoint lock (creating its file).
 func (m *Manager) lockEndpoint(ctx context.Context, id string) (*state.FileLock, error) {
-	return state.Lock(ctx, m.endpointLock(id))
+	return state.Lock(ctx, m.endpointFile(id))
 }
 
 // tryDetach detaches a container unless someone holds its endpoint lock
-// (an attach or detach in flight); it reports whether it did.
+// (an attach or detach in flight) or keep says to keep it; it reports
+// whether it did.
 func (m *Manager) tryDetach(ctx context.Context, id string, keep func(*endpointRecord) bool) (bool, error) {
-	l, err := state.TryLock(m.endpointLock(id))
+	l, err := state.TryLock(m.endpointFile(id))
 	if errors.Is(err, state.ErrLocked) {
 		return false, nil
 	} else if err != nil {
 		return false, err
 	}
 	defer l.Unlock()
-	if rec, err := m.readEndpoint(id); err == nil && keep != nil && keep(rec) {
+	if rec, err := m.readEndpoint(id); err == nil && !rec.torn && keep != nil && keep(rec) {
 		return false, nil
 	}
 	if err := m.detachLocked(ctx, id); err != nil {
@@ -111,50 +124,24 @@ func (m *Manager) tryDetach(ctx context.Context, id string, keep func(*endpointR
 	return true, m.dropEndpointFiles(id)
 }
 
-// dropEndpointFiles removes a detached container's lock file and any
-// temporary file a killed writer left; the caller holds the lock.
+// dropEndpointFiles removes a detached container's file; the caller holds
+// its lock.
 func (m *Manager) dropEndpointFiles(id string) error {
-	ms, _ := filepath.Glob(filepath.Join(m.endpointDir(), "."+id+".json.tmp*"))
-	for _, p := range append(ms, m.endpointLock(id)) {
-		if err := removeFile(p); err != nil {
-			return err
-		}
-	}
-	return nil
+	return removeFile(m.endpointFile(id))
 }
 
-// writeIntent writes rec into the held endpoint lock file (in place: the
-// lock file is never renamed). A reader tolerates a torn write: an intent
-// that does not decode stands for "unknown", and everything is cleaned.
-func writeIntent(l *state.FileLock, rec *endpointRecord) error {
+// writeRecord rewrites rec in the held endpoint file, in place.
+func writeRecord(l *state.FileLock, rec *endpointRecord) error {
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
+	data = append(data, '\n')
 	f := l.File()
-	if err := f.Truncate(0); err != nil {
+	if _, err := f.WriteAt(data, 0); err != nil {
 		return err
 	}
-	_, err = f.WriteAt(data, 0)
-	return err
-}
-
-// readIntent reads the intent an attach left in the lock file: nil when
-// there is none (no file, or an empty one), a record naming every network
-// of the root when it does not decode.
-func (m *Manager) readIntent(id string) (*endpointRecord, error) {
-	data, err := os.ReadFile(m.endpointLock(id))
-	if errors.Is(err, fs.ErrNotExist) || (err == nil && len(data) == 0) {
-		return nil, nil
-	} else if err != nil {
-		return nil, err
-	}
-	r := &endpointRecord{}
-	if err := json.NewDecoder(bytes.NewReader(data)).Decode(r); err != nil || r.ContainerID != id {
-		r = &endpointRecord{ContainerID: id, Name: id}
-		r.Networks, _ = m.allNetworks()
-	}
-	return r, nil
+	return f.Truncate(int64(len(data)))
 }
 
 // allNetworks are the names of the root's networks and of networks that
@@ -181,29 +168,18 @@ func (m *Manager) allNetworks() ([]string, error) {
 	return out, nil
 }
 
-func (m *Manager) writeEndpoint(r *endpointRecord) error {
-	// Volatile (run dir): rename is enough, no fsync.
-	return state.WriteJSON(m.endpointFile(r.ContainerID), r, false)
-}
-
-// records lists every endpoint record of the root.
+// endpointRecords lists the records of the root that decode (complete or
+// not).
 func (m *Manager) endpointRecords() ([]*endpointRecord, error) {
-	ents, err := os.ReadDir(m.endpointDir())
+	ids, err := m.endpointIDs()
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil
-		}
 		return nil, err
 	}
 	var out []*endpointRecord
-	for _, e := range ents {
-		id, ok := strings.CutSuffix(e.Name(), ".json")
-		if !ok || strings.HasPrefix(id, ".") {
-			continue
-		}
+	for _, id := range ids {
 		r, err := m.readEndpoint(id)
-		if err != nil {
-			continue // removed meanwhile, or not ours
+		if err != nil || r.torn {
+			continue // removed meanwhile, being written, or not ours
 		}
 		out = append(out, r)
 	}
@@ -216,21 +192,6 @@ func (m *Manager) endpointsOf(network string) ([]Endpoint, error) {
 	recs, err := m.endpointRecords()
 	if err != nil {
 		return nil, err
-	}
-	have := map[string]bool{}
-	for _, r := range recs {
-		have[r.ContainerID] = true
-	}
-	ids, err := m.endpointIDs()
-	if err != nil {
-		return nil, err
-	}
-	for _, id := range ids {
-		if !have[id] {
-			if r, err := m.readIntent(id); err == nil && r != nil {
-				recs = append(recs, r)
-			}
-		}
 	}
 	var out []Endpoint
 	for _, r := range recs {

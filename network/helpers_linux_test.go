@@ -223,8 +223,8 @@ func httpHost(url string) (string, error) {
 }
 
 // leftovers lists what the given containers (id → networks) still hold:
-// veths, published ports, endpoint records and locks (DNS names come from
-// the records), leases.
+// veths, published ports, endpoint files (DNS names come from them),
+// leases.
 func (e *env) leftovers(containers map[string][]string) []string {
 	e.t.Helper()
 	var out []string
@@ -247,10 +247,7 @@ func (e *env) leftovers(containers map[string][]string) []string {
 			out = append(out, "nft ports of "+id[:12])
 		}
 		if _, err := os.Stat(e.m.endpointFile(id)); err == nil {
-			out = append(out, "endpoint record of "+id[:12])
-		}
-		if _, err := os.Stat(e.m.endpointLock(id)); err == nil {
-			out = append(out, "endpoint lock of "+id[:12])
+			out = append(out, "endpoint file of "+id[:12])
 		}
 		for _, n := range nets {
 			ls, _ := e.m.leases.Leases(context.Background(), n)

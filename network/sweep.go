@@ -85,8 +85,7 @@ func (m *Manager) sweepBridges(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// endpointIDs lists the containers with anything in the endpoint
-// directory: a record, a lock, or a temporary file of a killed writer.
+// endpointIDs lists the containers with an endpoint file.
 func (m *Manager) endpointIDs() ([]string, error) {
 	ents, err := os.ReadDir(m.endpointDir())
 	if err != nil {
@@ -95,16 +94,11 @@ func (m *Manager) endpointIDs() ([]string, error) {
 		}
 		return nil, err
 	}
-	seen := map[string]bool{}
 	var out []string
 	for _, e := range ents {
-		name := strings.TrimPrefix(e.Name(), ".")
-		id, _, _ := strings.Cut(name, ".")
-		if validID(id) != nil || seen[id] {
-			continue
+		if id, ok := strings.CutSuffix(e.Name(), ".json"); ok && validID(id) == nil {
+			out = append(out, id)
 		}
-		seen[id] = true
-		out = append(out, id)
 	}
 	return out, nil
 }
