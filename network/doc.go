@@ -12,15 +12,17 @@
 //
 //	<root>/networks/<name>.json          a network (durable)
 //	<root>/networks/lock                 serialises create/remove in one root
-//	<run>/networks/leases/<name>.json    address leases (network/ipam)
-//	<run>/networks/endpoints/<id>.json   one container's attachment, written
-//	                                     when complete; the DNS servers answer
-//	                                     from these (watched with inotify)
-//	<run>/networks/endpoints/<id>.lock   held while attaching or detaching;
-//	                                     holds the attach's intent (pid,
-//	                                     networks) before any kernel object
-//	                                     is made, so whatever a killed command
-//	                                     made can be found and removed
+//	<run>/networks/leases/<name>.leases  address leases (network/ipam): lock
+//	                                     and data in one file, in place
+//	<run>/networks/endpoints/<id>.json   one container's attachment: its lock
+//	                                     (held while attaching or detaching)
+//	                                     and its record, rewritten in place:
+//	                                     the intent (pid, networks) before any
+//	                                     kernel object is made, so whatever a
+//	                                     killed command made can be found and
+//	                                     removed, then the complete record,
+//	                                     which the DNS servers answer from
+//	                                     (watched with inotify)
 //	/run/berth-net.lock                  machine-wide: choosing a subnet and
 //	                                     creating its bridge
 //	/run/berth-nft.lock                  machine-wide: nftables batches
@@ -29,6 +31,9 @@
 // the network ID, host-side veths "bv" + 12 hex digits, tables `ip berth`
 // and `ip6 berth`. A bridge's alias records the root and the network that
 // own it, so that Sweep removes only its own root's leftovers.
+//
+// Nothing on an attach's path renames or creates more than one file: the
+// run directory may sit on a busy disk, where each metadata operation costs.
 //
 // Invariants: Create, Attach and Remove roll back what they made on error;
 // Detach and Remove treat "already gone" as success; a container is dead when
