@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,8 +17,23 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// benchEngine is newTestEngine for a benchmark.
-func benchEngine(b *testing.B) *testEngine { return newTestEngine(b) }
+// benchEngine is newTestEngine for a benchmark. Monitors and inits are
+// the berth binary (bin/berth, built by `task bench`; BERTH_BIN overrides)
+// when there is one — what users run — else this test binary.
+func benchEngine(b *testing.B) *testEngine {
+	te := newTestEngine(b)
+	bin := os.Getenv("BERTH_BIN")
+	if bin == "" {
+		bin, _ = filepath.Abs("../bin/berth")
+	}
+	if _, err := os.Stat(bin); err == nil {
+		te.self = bin
+		b.Logf("monitors and inits: %s", bin)
+	} else {
+		b.Logf("monitors and inits: the test binary (no %s)", bin)
+	}
+	return te
+}
 
 // BenchmarkCreateToRunning: from Create to the user's process running
 // (Start returns when it has exec'd), for `true` on busybox.

@@ -83,15 +83,13 @@ func crashNote(opts MainOptions, r any) {
 }
 
 // Memory: a monitor lives as long as its container and there is one per
-// container, so it keeps its heap small and collects often.
-const (
-	gcPercent   = 25
-	memoryLimit = 6 << 20
-)
+// container, so it keeps its heap small and collects more often than the
+// default. No memory limit: the berth binary's package initialisation
+// alone can be near any small limit, and the GC would then run without end.
+const gcPercent = 50
 
 func mainRun(opts MainOptions) int {
 	debug.SetGCPercent(gcPercent)
-	debug.SetMemoryLimit(memoryLimit)
 	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 	setComm("berth-monitor")
 
