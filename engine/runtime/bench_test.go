@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -23,7 +24,7 @@ const benchRuns = 50
 // BenchmarkStartTrue measures, for `true` on the busybox rootfs with
 // docker's defaults (all namespaces, caps, masked paths, seccomp):
 //   - start: from Start to the user's process exec'd (Start returning);
-//   - run: from Start to the process reaped;
+//   - run: from Start to the process reaped, and its CPU time;
 //   - overlay: start, with an overlay root filesystem (fresh upper per run);
 //   - start-berth, start-berth-static: start, re-executing the berth binary
 //     (built with and without cgo) instead of the test binary;
@@ -45,6 +46,7 @@ func BenchmarkStartTrue(b *testing.B) {
 		})
 	})
 	b.Run("run", func(b *testing.B) {
+		var cpu cpuTimes
 		testutil.Measure(b, benchRuns, func(int) time.Duration {
 			t0 := time.Now()
 			p, err := Start(ctx, cfg, StartOptions{})
@@ -52,8 +54,11 @@ func BenchmarkStartTrue(b *testing.B) {
 				b.Fatal(err)
 			}
 			_, _ = p.Wait()
-			return time.Since(t0)
+			d := time.Since(t0)
+			cpu.add(p.cmd.ProcessState)
+			return d
 		})
+		cpu.report(b)
 	})
 	b.Run("overlay", func(b *testing.B) {
 		dir := b.TempDir()
@@ -138,6 +143,8 @@ func BenchmarkOCIRuntimes(b *testing.B) {
 			}
 			state := b.TempDir()
 			measure := func() {
+				var cpu cpuTimes
+				defer cpu.report(b)
 				testutil.Measure(b, benchRuns, func(i int) time.Duration {
 					id := fmt.Sprintf("berth-bench-%d-%d", os.Getpid(), i+1)
 					cmd := exec.Command(bin, "--root", state, "run", "--bundle", bundle, id)
@@ -147,6 +154,7 @@ func BenchmarkOCIRuntimes(b *testing.B) {
 					if err != nil {
 						b.Errorf("%s run: %v: %s", rt, err, out)
 					}
+					cpu.add(cmd.ProcessState)
 					return d
 				})
 			}
@@ -222,4 +230,23 @@ func ociBundle(b *testing.B) string {
 		b.Fatal(err)
 	}
 	return dir
+}
+
+// cpuTimes collects the CPU time (user+system) of runs: the container's
+// processes for berth, the runtime and everything it waited for for runc
+// and crun. Unlike wall time it hardly depends on the machine's load.
+type cpuTimes []time.Duration
+
+func (c *cpuTimes) add(ps *os.ProcessState) {
+	if ps != nil {
+		*c = append(*c, ps.UserTime()+ps.SystemTime())
+	}
+}
+
+func (c *cpuTimes) report(b *testing.B) {
+	if len(*c) == 0 {
+		return
+	}
+	slices.Sort(*c)
+	b.ReportMetric(float64((*c)[len(*c)/2].Microseconds())/1000, "cpu-ms-median")
 }
