@@ -43,6 +43,7 @@ type Server struct {
 
 	mu    sync.Mutex
 	hosts cachedUpstreams
+	ctx   context.Context // Serve's: forwarded queries end with it
 }
 
 type cachedUpstreams struct {
@@ -55,7 +56,7 @@ func NewServer(cfg Config) *Server {
 	if cfg.ResolvConf == "" {
 		cfg.ResolvConf = "/etc/resolv.conf"
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger}
+	s := &Server{cfg: cfg, log: cfg.Logger, ctx: context.TODO()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -261,7 +262,10 @@ func (s *Server) forward(req *dns.Msg, transport string) *dns.Msg {
 		if _, err := netip.ParseAddrPort(u); err != nil {
 			addr = net.JoinHostPort(u, "53")
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+		s.mu.Lock()
+		base := s.ctx
+		s.mu.Unlock()
+		ctx, cancel := context.WithTimeout(base, 4*time.Second)
 		resp, _, err := c.ExchangeContext(ctx, req, addr)
 		cancel()
 		if err == nil && resp != nil {
@@ -277,6 +281,9 @@ func (s *Server) forward(req *dns.Msg, transport string) *dns.Msg {
 
 // Serve answers on the given sockets until ctx is done, then closes them.
 func (s *Server) Serve(ctx context.Context, udp net.PacketConn, tcp net.Listener) error {
+	s.mu.Lock()
+	s.ctx = ctx
+	s.mu.Unlock()
 	servers := []*dns.Server{}
 	if udp != nil {
 		servers = append(servers, &dns.Server{PacketConn: udp, Handler: s})
