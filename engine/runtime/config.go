@@ -18,8 +18,10 @@ type Config struct {
 	RootfsDir string `json:"rootfs_dir"`
 	// ReadonlyRootfs remounts / read-only after setup.
 	ReadonlyRootfs bool `json:"readonly_rootfs,omitempty"`
-	// Mounts are volumes, binds and tmpfs, in order, after /proc /dev /sys.
-	// Targets are resolved inside the rootfs with securejoin.
+	// Mounts are volumes, binds and tmpfs, after /proc /dev /sys, parents
+	// before children. Targets are resolved inside the rootfs; a symlink
+	// that climbs above the root on the way is refused, and /proc may not
+	// be mounted over.
 	Mounts []Mount `json:"mounts,omitempty"`
 	// Files are small files berth provides (/etc/hosts, /etc/hostname,
 	// /etc/resolv.conf): host path bind-mounted onto the container path.
@@ -95,10 +97,15 @@ type Namespaces struct {
 
 // Mount is one container mount (see engine.Mount).
 type Mount struct {
-	Type        string   `json:"type"` // "bind" or "tmpfs"
-	Source      string   `json:"source,omitempty"`
-	Target      string   `json:"target"`
-	Options     []string `json:"options,omitempty"` // "ro", "rprivate", "size=…", "mode=…"
+	// Type is "bind", "tmpfs", or a filesystem type of the kernel for a
+	// volume with its own filesystem (Source is then its device).
+	Type   string `json:"type"`
+	Source string `json:"source,omitempty"`
+	Target string `json:"target"`
+	// Options are flags ("ro", "nosuid", "noexec", "rbind", "rprivate", …)
+	// and, for other than binds, filesystem data ("size=…", "mode=…").
+	// tmpfs defaults to nosuid,nodev,noexec ("exec" etc. undo them).
+	Options     []string `json:"options,omitempty"`
 	CopyUp      bool     `json:"copy_up,omitempty"`
 	Propagation string   `json:"propagation,omitempty"`
 }
