@@ -35,6 +35,14 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 
+	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
+		// The image has no curl: the binary checks itself (compose
+		// healthcheck `/api healthcheck`).
+		if err := healthcheck(ctx, env("LISTEN", ":8080")); err != nil {
+			log.Fatalf("healthcheck: %v", err)
+		}
+		return
+	}
 	if len(os.Args) > 1 && os.Args[1] == "migrate" {
 		if err := migrate(ctx, db); err != nil {
 			log.Fatalf("migrate: %v", err)
@@ -76,6 +84,30 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		return err
 	}
 	log.Printf("migrate: table items ready with %d rows", n)
+	return nil
+}
+
+// healthcheck asks the running API's /api/health (which pings the
+// database) and fails unless it answers 200.
+func healthcheck(ctx context.Context, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	host := addr
+	if len(host) > 0 && host[0] == ':' {
+		host = "127.0.0.1" + host
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+host+"/api/health", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %s", resp.Status)
+	}
 	return nil
 }
 
