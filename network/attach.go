@@ -2,6 +2,8 @@ package network
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -114,25 +116,14 @@ func (m *Manager) Attach(ctx context.Context, opts AttachOptions) (_ AttachResul
 	if len(opts.Endpoints) == 0 {
 		return res, fmt.Errorf("container %s: no network to attach: %w", opts.ContainerName, errdefs.ErrInvalidArgument)
 	}
-	// The endpoint lock is held for the whole attach: a sweep (in any
-	// process) never takes a half-made endpoint for a dead one.
-	l, err := m.lockEndpoint(ctx, opts.ContainerID)
-	if err != nil {
-		return res, err
-	}
-	defer func() {
-		if err != nil {
-			_ = m.dropEndpointFiles(opts.ContainerID) // still held: nothing is left
-		}
-		l.Unlock()
-	}()
 	// A previous attach of this container (restart, retry): start clean.
-	if err := m.detachLocked(context.WithoutCancel(ctx), opts.ContainerID); err != nil {
+	if err := m.Detach(ctx, opts.ContainerID); err != nil {
 		return res, err
 	}
 	nets := make([]*Network, len(opts.Endpoints))
 	rec := &endpointRecord{ContainerID: opts.ContainerID, Name: opts.ContainerName, Project: opts.Project,
-		Pid: opts.Pid, Links: lowerKeys(opts.Links), Upstreams: opts.DNS}
+		Pid: opts.Pid, Links: lowerKeys(opts.Links), Upstreams: opts.DNS,
+		Attacher: m.self.pid, AttacherStart: m.self.start, Token: newToken()}
 	for i, ep := range opts.Endpoints {
 		n, err := m.load(ep.Network)
 		if err != nil {
@@ -148,15 +139,19 @@ func (m *Manager) Attach(ctx context.Context, opts AttachOptions) (_ AttachResul
 	if rec.PidStart, err = pidStart(opts.Pid); err != nil {
 		return res, fmt.Errorf("container %s: %w", opts.ContainerName, err)
 	}
-	// The intent: whatever a killed attach made can be found from it.
-	if err := writeRecord(l, rec); err != nil {
+	// The intent: whatever a killed attach made can be found from it, and
+	// while this process lives, nobody takes it for a dead one.
+	if err := m.putEndpoint(ctx, rec, ""); err != nil {
 		return res, err
 	}
 	live := &liveEndpoint{}
 	defer func() {
 		if err != nil {
 			live.close()
-			_ = m.cleanup(context.WithoutCancel(ctx), rec)
+			ctx := context.WithoutCancel(ctx)
+			if m.cleanup(ctx, rec) == nil {
+				_ = m.deleteEndpoint(ctx, rec.ContainerID, rec.Token)
+			}
 		}
 	}()
 
@@ -234,7 +229,7 @@ func (m *Manager) Attach(ctx context.Context, opts AttachOptions) (_ AttachResul
 	// The complete record is what DNS servers answer from: the names
 	// appear now.
 	rec.Complete = true
-	if err := writeRecord(l, rec); err != nil {
+	if err := m.putEndpoint(ctx, rec, rec.Token); err != nil {
 		return res, err
 	}
 	m.mu.Lock()
@@ -249,6 +244,13 @@ func (m *Manager) Attach(ctx context.Context, opts AttachOptions) (_ AttachResul
 }
 
 func nsPath(pid int) string { return "/proc/" + strconv.Itoa(pid) + "/ns/net" }
+
+// newToken is a random tag for one attach's record.
+func newToken() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
 
 // resolverAddr is where containers send their queries (127.0.0.11:53).
 var resolverAddr = netip.MustParseAddr("127.0.0.11")
@@ -399,44 +401,33 @@ func (m *Manager) Detach(ctx context.Context, containerID string) error {
 	if err := validID(containerID); err != nil {
 		return err
 	}
-	l, err := m.lockEndpoint(ctx, containerID)
-	if err != nil {
-		return err
-	}
-	defer l.Unlock()
-	if err := m.detachLocked(context.WithoutCancel(ctx), containerID); err != nil {
-		return err
-	}
-	return m.dropEndpointFiles(containerID)
-}
-
-// detachLocked undoes an attach; the caller holds the endpoint lock.
-func (m *Manager) detachLocked(ctx context.Context, id string) error {
 	m.mu.Lock()
-	live := m.live[id]
-	delete(m.live, id)
+	live := m.live[containerID]
+	delete(m.live, containerID)
 	m.mu.Unlock()
 	if live != nil {
 		live.close()
 	}
-	rec, err := m.readEndpoint(id)
+	rec, err := m.readEndpoint(containerID)
 	if errdefs.IsNotFound(err) {
 		return nil // nothing attached
 	} else if err != nil {
 		return err
 	}
-	if rec.torn { // what it held is unknown: look everywhere
-		if rec.Networks, err = m.allNetworks(); err != nil {
-			return err
-		}
+	if rec.inFlight() && rec.Attacher != m.self.pid {
+		return fmt.Errorf("container %s is being attached by process %d: %w", rec.Name, rec.Attacher, errdefs.ErrConflict)
 	}
-	return m.cleanup(ctx, rec)
+	ctx = context.WithoutCancel(ctx)
+	if err := m.cleanup(ctx, rec); err != nil {
+		return err
+	}
+	return m.deleteEndpoint(ctx, containerID, rec.Token)
 }
 
-// cleanup removes everything rec may have made, then rec itself.
+// cleanup removes everything rec may have made (not the record itself).
 func (m *Manager) cleanup(ctx context.Context, rec *endpointRecord) error {
 	var errs []error
-	if len(rec.Ports) > 0 || !rec.Complete || rec.torn {
+	if len(rec.Ports) > 0 || !rec.Complete {
 		if err := m.fw.RemovePorts(ctx, rec.ContainerID); err != nil {
 			errs = append(errs, err)
 		}

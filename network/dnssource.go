@@ -3,6 +3,7 @@ package network
 import (
 	"context"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"unsafe"
@@ -14,7 +15,7 @@ import (
 
 // recordSource gives a container's resolver the DNS records of the root:
 // every complete endpoint record, by network. It re-reads them only after
-// the endpoint directory changed, which it learns from inotify: each query
+// the endpoint table changed, which it learns from inotify: each query
 // first drains the events queued so far (one non-blocking read), and the
 // kernel queues them before the write or unlink that causes them returns,
 // so a name is gone as soon as Detach has returned. Without inotify it
@@ -27,12 +28,15 @@ type recordSource struct {
 	byNet map[string][]dns.Record
 	fd    int // inotify, non-blocking; -1 when unavailable or closed
 	buf   []byte
+	names []string // the table's files
 }
 
-// newRecordSource watches the endpoint directory until ctx is done.
+// newRecordSource watches the endpoint table until ctx is done.
 func (m *Manager) newRecordSource(ctx context.Context) *recordSource {
 	s := &recordSource{m: m, dirty: true, fd: -1}
-	if err := os.MkdirAll(m.endpointDir(), 0o700); err != nil {
+	dir, names := m.endpoints.files()
+	s.names = names
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return s
 	}
 	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
@@ -40,7 +44,7 @@ func (m *Manager) newRecordSource(ctx context.Context) *recordSource {
 		return s
 	}
 	mask := uint32(unix.IN_CLOSE_WRITE | unix.IN_MODIFY | unix.IN_MOVED_TO | unix.IN_MOVED_FROM | unix.IN_DELETE)
-	if _, err := unix.InotifyAddWatch(fd, m.endpointDir(), mask); err != nil {
+	if _, err := unix.InotifyAddWatch(fd, dir, mask); err != nil {
 		_ = unix.Close(fd)
 		return s
 	}
@@ -75,7 +79,7 @@ func (s *recordSource) drain() {
 			end := off + unix.SizeofInotifyEvent + int(ev.Len)
 			name := strings.TrimRight(string(s.buf[off+unix.SizeofInotifyEvent:min(end, n)]), "\x00")
 			off = end
-			if ev.Mask&unix.IN_Q_OVERFLOW != 0 || strings.HasSuffix(name, ".json") {
+			if ev.Mask&unix.IN_Q_OVERFLOW != 0 || slices.Contains(s.names, name) {
 				s.dirty = true
 			}
 		}

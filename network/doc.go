@@ -14,12 +14,13 @@
 //	<root>/networks/lock                 serialises create/remove in one root
 //	<run>/networks/leases/<name>.leases  address leases (network/ipam): lock
 //	                                     and data in one file, in place
-//	<run>/networks/endpoints/<id>.json   one container's attachment: its lock
-//	                                     (held while attaching or detaching)
-//	                                     and its record, rewritten in place:
-//	                                     the intent (pid, networks) before any
-//	                                     kernel object is made, so whatever a
-//	                                     killed command made can be found and
+//	<run>/networks/endpoints.{0,1,lock}  the attached containers' records,
+//	                                     one table in two files rewritten in
+//	                                     place by turns (table.go): an attach's
+//	                                     intent (pid, networks, attaching
+//	                                     process) goes in before any kernel
+//	                                     object is made, so whatever a killed
+//	                                     command made can be found and
 //	                                     removed, then the complete record,
 //	                                     which the DNS servers answer from
 //	                                     (watched with inotify)
@@ -32,8 +33,8 @@
 // and `ip6 berth`. A bridge's alias records the root and the network that
 // own it, so that Sweep removes only its own root's leftovers.
 //
-// Nothing on an attach's path renames or creates more than one file: the
-// run directory may sit on a busy disk, where each metadata operation costs.
+// Nothing on an attach's path creates, renames or removes a file: the run
+// directory may sit on a busy disk, where each metadata operation costs.
 //
 // Invariants: Create, Attach and Remove roll back what they made on error;
 // Detach and Remove treat "already gone" as success; a container is dead when

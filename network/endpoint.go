@@ -5,18 +5,16 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net/netip"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/containerd/errdefs"
-
-	"github.com/berthdev/berth/engine/state"
 )
 
 // Endpoint is a container's place on one network.
@@ -57,8 +55,23 @@ type endpointRecord struct {
 	Upstreams []string          `json:"upstreams,omitempty"`
 	// Complete is set once Attach finished.
 	Complete bool `json:"complete"`
-	// torn: the file did not decode (a writer killed mid-write).
-	torn bool
+	// Attacher and AttacherStart identify the process that attaches (or
+	// attached) the container: an incomplete record whose attacher is
+	// alive is an attach in flight, one whose attacher is gone was killed.
+	Attacher      int    `json:"attacher"`
+	AttacherStart uint64 `json:"attacher_start"`
+	// Token tells this attach's record from a later one's.
+	Token string `json:"token"`
+}
+
+// inFlight reports whether the record is an attach still being made by a
+// live process.
+func (r *endpointRecord) inFlight() bool {
+	if r.Complete {
+		return false
+	}
+	st, err := pidStart(r.Attacher)
+	return err == nil && st == r.AttacherStart
 }
 
 // validID restricts container IDs to what is safe in file and rule names.
@@ -69,79 +82,68 @@ func validID(id string) error {
 	return nil
 }
 
-// One file per attached container, <run>/networks/endpoints/<id>.json, is
-// both the container's endpoint lock (flock, held by whoever attaches or
-// detaches it) and its record, rewritten in place under the lock: first the
-// intent (pid, networks) before any kernel object is made, then the
-// complete record. No temporary file, no rename: on a busy disk every
-// metadata operation on an attach's path costs. A reader without the lock
-// may catch a rewrite half done; it decodes the first JSON value and takes
-// a file that does not decode for a record being written (or, under the
-// lock, for one a killed writer tore: then everything is cleaned).
+// The records of the root's attached containers live in one table
+// (table.go) at <run>/networks/endpoints.{0,1}: the intent (pid, networks,
+// attacher) goes in before any kernel object is made, the complete record
+// when Attach is done, and the entry goes when Detach is.
 
-// readEndpoint reads a container's record: ErrNotFound when there is none
-// (no file, or an empty one: an attach that wrote nothing yet), a record
-// with Torn set when it does not decode.
+// readEndpoint reads a container's record (ErrNotFound when it has none).
 func (m *Manager) readEndpoint(id string) (*endpointRecord, error) {
 	if err := validID(id); err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(m.endpointFile(id))
-	if (err != nil && errors.Is(err, fs.ErrNotExist)) || (err == nil && len(data) == 0) {
-		return nil, fmt.Errorf("container %s has no network endpoints: %w", id, errdefs.ErrNotFound)
-	} else if err != nil {
+	d, err := m.endpoints.read()
+	if err != nil {
 		return nil, err
 	}
-	r := &endpointRecord{}
-	if err := json.NewDecoder(bytes.NewReader(data)).Decode(r); err != nil || r.ContainerID != id {
-		return &endpointRecord{ContainerID: id, Name: id, torn: true}, nil
+	r := d.Endpoints[id]
+	if r == nil {
+		return nil, fmt.Errorf("container %s has no network endpoints: %w", id, errdefs.ErrNotFound)
 	}
 	return r, nil
 }
 
-// lockEndpoint takes a container's endpoint lock (creating its file).
-func (m *Manager) lockEndpoint(ctx context.Context, id string) (*state.FileLock, error) {
-	return state.Lock(ctx, m.endpointFile(id))
+// putEndpoint stores rec in place of the entry with token (or of none when
+// token is ""); it fails when the entry is another attach's.
+func (m *Manager) putEndpoint(ctx context.Context, rec *endpointRecord, token string) error {
+	return m.endpoints.update(ctx, func(d *tableDoc) (bool, error) {
+		if cur := d.Endpoints[rec.ContainerID]; cur != nil && cur.Token != token {
+			return false, fmt.Errorf("container %s: its network endpoints changed meanwhile (another attach?): %w", rec.Name, errdefs.ErrConflict)
+		} else if cur == nil && token != "" {
+			return false, fmt.Errorf("container %s: its network endpoints were removed meanwhile: %w", rec.Name, errdefs.ErrConflict)
+		}
+		d.Endpoints[rec.ContainerID] = rec
+		return true, nil
+	})
 }
 
-// tryDetach detaches a container unless someone holds its endpoint lock
-// (an attach or detach in flight) or keep says to keep it; it reports
-// whether it did.
+// deleteEndpoint removes the entry with token (gone is success).
+func (m *Manager) deleteEndpoint(ctx context.Context, id, token string) error {
+	return m.endpoints.update(ctx, func(d *tableDoc) (bool, error) {
+		if cur := d.Endpoints[id]; cur == nil || cur.Token != token {
+			return false, nil
+		}
+		delete(d.Endpoints, id)
+		return true, nil
+	})
+}
+
+// tryDetach detaches a container unless its attach is in flight or keep
+// says to keep it; it reports whether it is detached.
 func (m *Manager) tryDetach(ctx context.Context, id string, keep func(*endpointRecord) bool) (bool, error) {
-	l, err := state.TryLock(m.endpointFile(id))
-	if errors.Is(err, state.ErrLocked) {
-		return false, nil
+	rec, err := m.readEndpoint(id)
+	if errdefs.IsNotFound(err) {
+		return true, nil
 	} else if err != nil {
 		return false, err
 	}
-	defer l.Unlock()
-	if rec, err := m.readEndpoint(id); err == nil && !rec.torn && keep != nil && keep(rec) {
+	if rec.inFlight() || (keep != nil && keep(rec)) {
 		return false, nil
 	}
-	if err := m.detachLocked(ctx, id); err != nil {
+	if err := m.cleanup(ctx, rec); err != nil {
 		return false, err
 	}
-	return true, m.dropEndpointFiles(id)
-}
-
-// dropEndpointFiles removes a detached container's file; the caller holds
-// its lock.
-func (m *Manager) dropEndpointFiles(id string) error {
-	return removeFile(m.endpointFile(id))
-}
-
-// writeRecord rewrites rec in the held endpoint file, in place.
-func writeRecord(l *state.FileLock, rec *endpointRecord) error {
-	data, err := json.Marshal(rec)
-	if err != nil {
-		return err
-	}
-	data = append(data, '\n')
-	f := l.File()
-	if _, err := f.WriteAt(data, 0); err != nil {
-		return err
-	}
-	return f.Truncate(int64(len(data)))
+	return true, m.deleteEndpoint(ctx, id, rec.Token)
 }
 
 // allNetworks are the names of the root's networks and of networks that
@@ -168,22 +170,35 @@ func (m *Manager) allNetworks() ([]string, error) {
 	return out, nil
 }
 
-// endpointRecords lists the records of the root that decode (complete or
-// not).
+// endpointRecords lists the root's records (complete or not), by ID.
 func (m *Manager) endpointRecords() ([]*endpointRecord, error) {
-	ids, err := m.endpointIDs()
+	d, err := m.endpoints.read()
 	if err != nil {
 		return nil, err
 	}
-	var out []*endpointRecord
-	for _, id := range ids {
-		r, err := m.readEndpoint(id)
-		if err != nil || r.torn {
-			continue // removed meanwhile, being written, or not ours
-		}
-		out = append(out, r)
+	out := make([]*endpointRecord, 0, len(d.Endpoints))
+	for _, id := range sortedIDs(d.Endpoints) {
+		out = append(out, d.Endpoints[id])
 	}
 	return out, nil
+}
+
+// endpointIDs lists the containers with a record.
+func (m *Manager) endpointIDs() ([]string, error) {
+	d, err := m.endpoints.read()
+	if err != nil {
+		return nil, err
+	}
+	return sortedIDs(d.Endpoints), nil
+}
+
+func sortedIDs(m map[string]*endpointRecord) []string {
+	ids := make([]string, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
 }
 
 // endpointsOf lists the endpoints on one network, including attaches in

@@ -223,7 +223,7 @@ func httpHost(url string) (string, error) {
 }
 
 // leftovers lists what the given containers (id → networks) still hold:
-// veths, published ports, endpoint files (DNS names come from them),
+// veths, published ports, endpoint records (DNS names come from them),
 // leases.
 func (e *env) leftovers(containers map[string][]string) []string {
 	e.t.Helper()
@@ -246,8 +246,8 @@ func (e *env) leftovers(containers map[string][]string) []string {
 		if owners["ctr:"+id] {
 			out = append(out, "nft ports of "+id[:12])
 		}
-		if _, err := os.Stat(e.m.endpointFile(id)); err == nil {
-			out = append(out, "endpoint file of "+id[:12])
+		if _, err := e.m.readEndpoint(id); err == nil {
+			out = append(out, "endpoint record of "+id[:12])
 		}
 		for _, n := range nets {
 			ls, _ := e.m.leases.Leases(context.Background(), n)
@@ -262,7 +262,8 @@ func (e *env) leftovers(containers map[string][]string) []string {
 }
 
 // rootLeftovers lists whatever of e's root exists: bridges carrying its
-// alias, nftables rules of the given bridges, files but lock files.
+// alias, nftables rules of the given bridges, files but lock files and an
+// empty endpoint table.
 func (e *env) rootLeftovers(bridges ...string) []string {
 	e.t.Helper()
 	var out []string
@@ -281,11 +282,18 @@ func (e *env) rootLeftovers(bridges ...string) []string {
 			out = append(out, "nft rules of "+b)
 		}
 	}
+	if ids, _ := e.m.endpointIDs(); len(ids) > 0 {
+		out = append(out, fmt.Sprintf("endpoint records %v", ids))
+	}
 	for _, dir := range []string{e.paths.Run, e.paths.Root} {
 		_ = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
-			if err == nil && !fi.IsDir() && !strings.HasSuffix(p, ".lock") && filepath.Base(p) != "lock" {
-				out = append(out, "file "+p)
+			if err != nil || fi.IsDir() || strings.HasSuffix(p, ".lock") || filepath.Base(p) == "lock" {
+				return nil
 			}
+			if strings.HasPrefix(filepath.Base(p), "endpoints.") {
+				return nil // the table: its entries are checked below
+			}
+			out = append(out, "file "+p)
 			return nil
 		})
 	}

@@ -59,7 +59,12 @@ type Manager struct {
 	resolvConf string
 	log        *slog.Logger
 
-	links hostLinks
+	links     hostLinks
+	endpoints *table // the root's endpoint records
+	self      struct {
+		pid   int
+		start uint64
+	}
 
 	mu   sync.Mutex
 	live map[string]*liveEndpoint // by container ID: what this process holds
@@ -95,6 +100,11 @@ func New(opts Options) (*Manager, error) {
 	m.fw = nft.New(nft.Options{LockPath: filepath.Join(lockDir, "berth-nft.lock"), Logger: m.log})
 	run := filepath.Join(opts.Paths.Run, "networks")
 	m.leases = ipam.NewStore(filepath.Join(run, "leases"), m.recoverLeases)
+	m.endpoints = &table{base: filepath.Join(run, "endpoints")}
+	m.self.pid = os.Getpid()
+	if st, err := pidStart(m.self.pid); err == nil {
+		m.self.start = st
+	}
 	return m, nil
 }
 
@@ -155,11 +165,10 @@ func checkName(name string) error {
 	return nil
 }
 
-func (m *Manager) netDir() string                { return m.paths.Networks() }
-func (m *Manager) netFile(name string) string    { return filepath.Join(m.netDir(), name+".json") }
-func (m *Manager) rootLock() string              { return filepath.Join(m.netDir(), "lock") }
-func (m *Manager) endpointDir() string           { return filepath.Join(m.paths.Run, "networks", "endpoints") }
-func (m *Manager) endpointFile(id string) string { return filepath.Join(m.endpointDir(), id+".json") }
+func (m *Manager) netDir() string             { return m.paths.Networks() }
+func (m *Manager) netFile(name string) string { return filepath.Join(m.netDir(), name+".json") }
+func (m *Manager) rootLock() string           { return filepath.Join(m.netDir(), "lock") }
+func (m *Manager) runDir() string             { return filepath.Join(m.paths.Run, "networks") }
 
 // load reads a network's state; ErrNotFound when it does not exist.
 func (m *Manager) load(name string) (*Network, error) {

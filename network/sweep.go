@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"strings"
 
 	"github.com/vishvananda/netlink"
@@ -83,24 +81,6 @@ func (m *Manager) sweepBridges(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// endpointIDs lists the containers with an endpoint file.
-func (m *Manager) endpointIDs() ([]string, error) {
-	ents, err := os.ReadDir(m.endpointDir())
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	var out []string
-	for _, e := range ents {
-		if id, ok := strings.CutSuffix(e.Name(), ".json"); ok && validID(id) == nil {
-			out = append(out, id)
-		}
-	}
-	return out, nil
 }
 
 // sweepRules removes the nftables rules of networks whose bridge is gone
