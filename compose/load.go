@@ -72,6 +72,11 @@ type LoadOptions struct {
 	// NoConsistency skips the model consistency checks (config
 	// --no-consistency).
 	NoConsistency bool
+	// SkipValidation skips the JSON-schema validation of the files (the
+	// costliest step of a load, ~10 ms). Only for files known to be valid:
+	// the CLI sets it when the same files and environment were validated
+	// before (see Files).
+	SkipValidation bool
 	// NoResolveEnvironment keeps services' env_file unread (docker compose
 	// does so for config --services, --volumes, …). false: env_file is read
 	// into environment and discarded, as for every command that runs
@@ -226,6 +231,7 @@ func projectOptions(opts LoadOptions) (*cli.ProjectOptions, error) {
 		cli.WithResolvedPaths(!opts.NoResolvePaths),
 		cli.WithNormalization(!opts.NoNormalize),
 		cli.WithConsistency(!opts.NoConsistency),
+		cli.WithLoadOptions(func(o *loader.Options) { o.SkipValidation = o.SkipValidation || opts.SkipValidation }),
 		cli.WithDiscardEnvFile,
 	}
 	if opts.NoResolveEnvironment {

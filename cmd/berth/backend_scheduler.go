@@ -2,16 +2,24 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/containerd/errdefs"
 
 	"github.com/berthdev/berth/cmd/berth/display"
+	"github.com/berthdev/berth/compose"
 	"github.com/berthdev/berth/engine"
 	"github.com/berthdev/berth/engine/image"
+	"github.com/berthdev/berth/engine/state"
 	"github.com/berthdev/berth/network"
 	"github.com/berthdev/berth/scheduler"
 	"github.com/berthdev/berth/volumes"
@@ -67,7 +75,7 @@ func (c *cli) backend(ctx context.Context, title string) (*backend, error) {
 // -p and no compose file, commands that work from the containers' labels
 // (down, ps, logs, stop, …) get the name alone and a nil project.
 func (c *cli) projectOrName(ctx context.Context, services []string) (*types.Project, string, error) {
-	p, err := c.loadProject(ctx, services)
+	p, err := c.loadProjectFast(ctx, services)
 	if err == nil {
 		return p, p.Name, nil
 	}
@@ -75,6 +83,69 @@ func (c *cli) projectOrName(ctx context.Context, services []string) (*types.Proj
 		return nil, c.opts.ProjectName, nil
 	}
 	return nil, "", err
+}
+
+// loadProjectFast is loadProject that skips the JSON-schema validation
+// (the costliest step of a load) when the very same files, env files and
+// environment were validated before under this root: a marker named after
+// their hash is kept in the volatile directory. It is what makes an `up`
+// with nothing to do take a few milliseconds of work.
+func (c *cli) loadProjectFast(ctx context.Context, services []string) (*types.Project, error) {
+	opts := c.loadOptions(services)
+	marker := ""
+	if key := c.validationKey(opts); key != "" {
+		if paths, err := c.paths(); err == nil {
+			marker = filepath.Join(paths.Run, "validated", key)
+			if _, err := os.Stat(marker); err == nil {
+				opts.SkipValidation = true
+			}
+		}
+	}
+	p, err := compose.Load(ctx, opts)
+	if err == nil && marker != "" && !opts.SkipValidation {
+		_ = state.WriteFile(marker, nil, 0o600, false)
+	}
+	return p, err
+}
+
+// validationKey hashes what a load's validation depends on: the options,
+// the compose and env files (names and contents) and the environment. ""
+// when the files cannot be read (stdin, missing files).
+func (c *cli) validationKey(opts compose.LoadOptions) string {
+	files, envFiles, err := compose.Files(opts)
+	if err != nil {
+		return ""
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%q %q %q %q %q\n", opts.ProjectName, opts.ProjectDirectory, opts.Profiles, opts.Services, opts.WorkingDir)
+	for _, f := range append(files, envFiles...) {
+		if f == "-" {
+			return ""
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return ""
+		}
+		fmt.Fprintf(h, "%s %d\n", f, len(data))
+		h.Write(data)
+	}
+	env := opts.Environment
+	if env == nil {
+		env = map[string]string{}
+		for _, kv := range os.Environ() {
+			k, v, _ := strings.Cut(kv, "=")
+			env[k] = v
+		}
+	}
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(h, "%q=%q\n", k, env[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // projectName is projectOrName's name.

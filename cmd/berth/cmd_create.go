@@ -21,7 +21,7 @@ func (c *cli) newCreateCommand() *cobra.Command {
 			if pull == "policy" {
 				pull = ""
 			}
-			p, err := c.loadProject(ctx, args)
+			p, err := c.loadProjectFast(ctx, args)
 			if err != nil {
 				return err
 			}

@@ -58,7 +58,7 @@ func (c *cli) newRunCommand() *cobra.Command {
 func (c *cli) runRun(cmd *cobra.Command, o runOptions, args []string) error {
 	ctx := cmd.Context()
 	service := args[0]
-	p, err := c.loadProject(ctx, []string{service})
+	p, err := c.loadProjectFast(ctx, []string{service})
 	if err != nil {
 		return err
 	}

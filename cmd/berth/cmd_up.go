@@ -108,7 +108,7 @@ func (c *cli) runUp(cmd *cobra.Command, o upOptions, services []string) error {
 	if !c.opts.DryRun {
 		b.Prepare(ctx) // the sweep overlaps loading the project
 	}
-	p, err := c.loadProject(ctx, services)
+	p, err := c.loadProjectFast(ctx, services)
 	if err != nil {
 		return err
 	}
