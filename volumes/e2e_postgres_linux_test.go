@@ -1,5 +1,3 @@
-//go:build berth_wip
-
 package volumes_test
 
 import (
