@@ -74,7 +74,7 @@ func BenchmarkMonitorRSS(b *testing.B) {
 			s.Healthcheck = &Healthcheck{Test: []string{"CMD", "true"}, Interval: 100 * time.Millisecond}
 		}
 		c := te.run(s)
-		time.Sleep(1500 * time.Millisecond)
+		time.Sleep(3 * time.Second)
 		pid := monitorPid(b, te, c.ID)
 		rss, pss := memOf(b, pid)
 		suffix := ""

@@ -30,5 +30,5 @@ func (c *cli) engine(ctx context.Context) (*engine.Engine, error) {
 		return nil, err
 	}
 	return engine.New(engine.Options{Paths: paths, Images: store, Snapshotter: store.Snapshotter(),
-		Cgroups: cg, Networker: networker{m: nets}})
+		Cgroups: cg, Networker: networker{M: nets}})
 }

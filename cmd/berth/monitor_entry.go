@@ -1,26 +1,13 @@
 package main
 
 import (
-	"fmt"
-	"os"
-
-	"github.com/berthdev/berth/engine/monitor"
-	"github.com/berthdev/berth/network"
+	// Runs `__monitor` from a package initializer, before the heavy
+	// packages of the CLI initialise; runMonitor below is only the fallback.
+	"github.com/berthdev/berth/cmd/berth/internal/monitorentry"
 )
 
 // runMonitor is the per-container monitor entry point
-// (`berth __monitor ID ROOT RUN`, started by the engine): it supervises the
-// container until it has stopped for good, with the network manager of the
-// container's root for bridge networks and DNS.
+// (`berth __monitor ID ROOT RUN`, started by the engine).
 func runMonitor() {
-	paths, id, err := monitor.ParseArgs(os.Args)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	opts := monitor.MainOptions{Paths: paths, ID: id}
-	if m, err := network.New(network.Options{Paths: paths}); err == nil {
-		opts.Networker = networker{m: m}
-	}
-	monitor.Main(opts) // never returns
+	monitorentry.Run() // never returns
 }

@@ -101,7 +101,7 @@ func (m *monitor) supervise(ready *os.File) int {
 				if err := m.cgm.PlaceMonitor(ctx, os.Getpid()); err != nil {
 					m.log.Warn("place monitor in its cgroup", "err", err)
 				}
-				trimMemory()
+				go m.trimLoop()
 			}
 			m.mu.Lock()
 			m.saveLocked(true)

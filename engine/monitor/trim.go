@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -46,5 +47,29 @@ func trimMemory() {
 		// Read-only private file pages: dropping them loses nothing, the
 		// next access maps the file's page again.
 		_, _, _ = unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), unix.MADV_DONTNEED)
+	}
+}
+
+// Trimming: once the start is over, then now and then (a monitor is idle
+// most of its life; what it touched meanwhile goes back).
+const (
+	trimFirst = time.Second
+	trimEvery = 30 * time.Second
+)
+
+// trimLoop trims the monitor's memory after the start and periodically,
+// until the monitor exits.
+func (m *monitor) trimLoop() {
+	defer m.recoverLog("trim")
+	t := time.NewTimer(trimFirst)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			trimMemory()
+			t.Reset(trimEvery)
+		case <-m.done:
+			return
+		}
 	}
 }
