@@ -123,17 +123,19 @@ func (c *cli) newRootCommand() *cobra.Command {
 			return c.validateGlobalFlags(cmd)
 		},
 	}
-	// -f/--file is the root's own flag, read before the subcommand as in
-	// docker compose (TraverseChildren): subcommands keep -f for their
-	// own use (logs -f, rm -f, ls --filter), which a persistent -f would
+	// The project flags (-f, -p, --project-directory, --env-file,
+	// --profile) are the root's own, read before the subcommand as in
+	// docker compose (TraverseChildren): subcommands keep -f and -p for
+	// their own use (logs -f, rm -f, run -p), which persistent flags would
 	// forbid.
 	root.TraverseChildren = true
-	root.Flags().StringArrayVarP(&c.opts.Files, "file", "f", nil, "Compose configuration files")
+	pf := root.Flags()
+	pf.StringArrayVarP(&c.opts.Files, "file", "f", nil, "Compose configuration files")
+	pf.StringVarP(&c.opts.ProjectName, "project-name", "p", "", "Project name")
+	pf.StringVar(&c.opts.ProjectDirectory, "project-directory", "", "Specify an alternate working directory\n(default: the path of the, first specified, Compose file)")
+	pf.StringArrayVar(&c.opts.EnvFiles, "env-file", nil, "Specify an alternate environment file")
+	pf.StringArrayVar(&c.opts.Profiles, "profile", nil, "Specify a profile to enable")
 	f := root.PersistentFlags()
-	f.StringVarP(&c.opts.ProjectName, "project-name", "p", "", "Project name")
-	f.StringVar(&c.opts.ProjectDirectory, "project-directory", "", "Specify an alternate working directory\n(default: the path of the, first specified, Compose file)")
-	f.StringArrayVar(&c.opts.EnvFiles, "env-file", nil, "Specify an alternate environment file")
-	f.StringArrayVar(&c.opts.Profiles, "profile", nil, "Specify a profile to enable")
 	f.IntVar(&c.opts.Parallel, "parallel", -1, "Control max parallelism, -1 for unlimited")
 	f.StringVar(&c.opts.Progress, "progress", "auto", `Set type of progress output ("auto", "tty", "plain", "json", "quiet")`)
 	f.StringVar(&c.opts.Ansi, "ansi", "auto", `Control when to print ANSI control characters ("never"|"always"|"auto")`)
