@@ -116,10 +116,6 @@ func (m *Manager) Attach(ctx context.Context, opts AttachOptions) (_ AttachResul
 	if len(opts.Endpoints) == 0 {
 		return res, fmt.Errorf("container %s: no network to attach: %w", opts.ContainerName, errdefs.ErrInvalidArgument)
 	}
-	// A previous attach of this container (restart, retry): start clean.
-	if err := m.Detach(ctx, opts.ContainerID); err != nil {
-		return res, err
-	}
 	nets := make([]*Network, len(opts.Endpoints))
 	rec := &endpointRecord{ContainerID: opts.ContainerID, Name: opts.ContainerName, Project: opts.Project,
 		Pid: opts.Pid, Links: lowerKeys(opts.Links), Upstreams: opts.DNS,
@@ -141,7 +137,7 @@ func (m *Manager) Attach(ctx context.Context, opts AttachOptions) (_ AttachResul
 	}
 	// The intent: whatever a killed attach made can be found from it, and
 	// while this process lives, nobody takes it for a dead one.
-	if err := m.putEndpoint(ctx, rec, ""); err != nil {
+	if err := m.claimEndpoint(ctx, rec); err != nil {
 		return res, err
 	}
 	live := &liveEndpoint{}

@@ -117,6 +117,30 @@ func (m *Manager) putEndpoint(ctx context.Context, rec *endpointRecord, token st
 	})
 }
 
+// claimEndpoint stores an attach's intent. A record the container still
+// has (a restart, a retried attach) is detached first.
+func (m *Manager) claimEndpoint(ctx context.Context, rec *endpointRecord) error {
+	for attempt := 0; ; attempt++ {
+		var prev *endpointRecord
+		err := m.endpoints.update(ctx, func(d *tableDoc) (bool, error) {
+			if prev = d.Endpoints[rec.ContainerID]; prev != nil {
+				return false, nil
+			}
+			d.Endpoints[rec.ContainerID] = rec
+			return true, nil
+		})
+		if err != nil || prev == nil {
+			return err
+		}
+		if attempt > 0 {
+			return fmt.Errorf("container %s is being attached by another process: %w", rec.Name, errdefs.ErrConflict)
+		}
+		if err := m.Detach(ctx, rec.ContainerID); err != nil {
+			return err
+		}
+	}
+}
+
 // deleteEndpoint removes the entry with token (gone is success).
 func (m *Manager) deleteEndpoint(ctx context.Context, id, token string) error {
 	return m.endpoints.update(ctx, func(d *tableDoc) (bool, error) {

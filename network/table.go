@@ -36,29 +36,53 @@ type tableDoc struct {
 
 func (t *table) slotPath(i int) string { return t.base + "." + strconv.Itoa(i) }
 
-// read returns the newest document (empty when there is none).
+// read returns the newest document (empty when there is none). It decodes
+// one file only when it can: the generation is the document's first field,
+// read from the head of each file.
 func (t *table) read() (*tableDoc, error) {
-	best, found := &tableDoc{slot: 1}, false
+	var data [2][]byte
+	var gen [2]uint64
+	var ok [2]bool
 	for i := range 2 {
-		data, err := os.ReadFile(t.slotPath(i))
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				continue
-			}
+		b, err := os.ReadFile(t.slotPath(i))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
 		}
+		data[i] = b
+		gen[i], ok[i] = peekGen(b)
+	}
+	order := []int{0, 1}
+	if !ok[0] || (ok[1] && gen[1] > gen[0]) {
+		order = []int{1, 0}
+	}
+	for _, i := range order {
+		if !ok[i] {
+			continue
+		}
 		d := &tableDoc{slot: i}
-		if json.NewDecoder(bytes.NewReader(data)).Decode(d) != nil {
-			continue // torn, or being written
+		if json.NewDecoder(bytes.NewReader(data[i])).Decode(d) == nil {
+			if d.Endpoints == nil {
+				d.Endpoints = map[string]*endpointRecord{}
+			}
+			return d, nil
 		}
-		if !found || d.Gen > best.Gen {
-			best, found = d, true
-		}
+		// torn, or being written: the other one
 	}
-	if best.Endpoints == nil {
-		best.Endpoints = map[string]*endpointRecord{}
+	return &tableDoc{slot: 1, Endpoints: map[string]*endpointRecord{}}, nil
+}
+
+// peekGen reads the generation from the head of a document, {"gen":N,...
+func peekGen(b []byte) (uint64, bool) {
+	rest, ok := bytes.CutPrefix(b, []byte(`{"gen":`))
+	if !ok {
+		return 0, false
 	}
-	return best, nil
+	end := bytes.IndexAny(rest, ",}")
+	if end < 0 {
+		return 0, false
+	}
+	g, err := strconv.ParseUint(string(rest[:end]), 10, 64)
+	return g, err == nil
 }
 
 // update runs fn on the newest document under the lock and writes it back,
