@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"fmt"
 	"time"
 )
 
@@ -103,4 +104,18 @@ type LogConsumer interface {
 	// Register announces a container before its first line, so that
 	// prefixes can be padded to the widest name.
 	Register(container, service string)
+}
+
+// kindError is an error of an errdefs kind whose message does not end in
+// the kind's name, for messages shown to users as they are.
+type kindError struct {
+	msg  string
+	kind error
+}
+
+func (e *kindError) Error() string { return e.msg }
+func (e *kindError) Unwrap() error { return e.kind }
+
+func kindErrorf(kind error, format string, a ...any) error {
+	return &kindError{msg: fmt.Sprintf(format, a...), kind: kind}
 }

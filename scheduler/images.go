@@ -52,9 +52,9 @@ func pullPolicy(s types.ServiceConfig, override string) string {
 
 // notBuiltError is the error for a service whose image must be built.
 func notBuiltError(svc, ref string) error {
-	return fmt.Errorf("service %q has a build section and its image %q is not present: berth does not build images yet; "+
-		"build it elsewhere and bring it in with `berth image load` or `berth image import`, or set image: to a pullable one: %w",
-		svc, ref, errdefs.ErrNotImplemented)
+	return kindErrorf(errdefs.ErrNotImplemented, "service %q has a build section and its image %q is not present: berth does not build images yet; "+
+		"build it elsewhere and bring it in with `berth image load` or `berth image import`, or set image: to a pullable one",
+		svc, ref)
 }
 
 // ensureImages resolves every service's image before anything is created:
@@ -120,8 +120,8 @@ func (s *Service) ensureImages(ctx context.Context, p *types.Project, opts Creat
 		case w.build || w.policy == PullBuild:
 			return set, notBuiltError(w.services[0], ref)
 		case w.policy == PullNever:
-			return set, fmt.Errorf("service %q: image %q is not present and its pull policy is %q; pull it with `berth pull`: %w",
-				w.services[0], ref, PullNever, errdefs.ErrNotFound)
+			return set, kindErrorf(errdefs.ErrNotFound, "service %q: image %q is not present and its pull policy is %q; pull it with `berth pull`",
+				w.services[0], ref, PullNever)
 		}
 		toPull = append(toPull, w)
 	}
