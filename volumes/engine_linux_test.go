@@ -277,3 +277,27 @@ func TestLinuxCopyUpKeepsOwners(t *testing.T) {
 		t.Fatalf("a later container sees %q", out)
 	}
 }
+
+// TestLinuxBindVolume: a volume made with driver_opts type=none, o=bind,
+// device=<host dir> mounts that directory; removing the volume leaves it.
+func TestLinuxBindVolume(t *testing.T) {
+	env := newEngineEnv(t)
+	env.pull(testutil.BusyboxImage)
+	dev := t.TempDir()
+	ctx := context.Background()
+	v, err := env.vols.Create(ctx, volumes.Spec{Name: "bv_host", DriverOpts: map[string]string{"type": "none", "o": "bind", "device": dev}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := env.mustRun("w", testutil.BusyboxImage, "echo hi > /v/f", volumeMount(t, v, "/v", false))
+	if got := readFile(t, filepath.Join(dev, "f")); got != "hi\n" {
+		t.Fatalf("bind volume's device got %q", got)
+	}
+	env.remove(id)
+	if err := env.vols.Remove(ctx, "bv_host", false); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, filepath.Join(dev, "f")); got != "hi\n" {
+		t.Fatalf("removing the volume touched its device: %q", got)
+	}
+}
