@@ -91,6 +91,7 @@ func BenchmarkStartTrue(b *testing.B) {
 			if out, err := cmd.CombinedOutput(); err != nil {
 				b.Skipf("build cmd/berth: %v: %s", err, out)
 			}
+			var cpu cpuTimes
 			testutil.Measure(b, benchRuns, func(int) time.Duration {
 				t0 := time.Now()
 				p, err := Start(ctx, cfg, StartOptions{Self: bin})
@@ -99,8 +100,10 @@ func BenchmarkStartTrue(b *testing.B) {
 					b.Fatal(err)
 				}
 				_, _ = p.Wait()
+				cpu.add(p.cmd.ProcessState)
 				return d
 			})
+			cpu.report(b)
 		})
 	}
 	b.Run("exec", func(b *testing.B) {
