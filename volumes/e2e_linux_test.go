@@ -255,3 +255,53 @@ func TestE2EVolumeInUse(t *testing.T) {
 		t.Fatalf("prune of an unused volume: %q", out)
 	}
 }
+
+// TestE2EMountKinds: read-only binds, tmpfs in both syntaxes with size and
+// mode, and volumes_from (read-only) sharing a named and an anonymous
+// volume, in real containers.
+func TestE2EMountKinds(t *testing.T) {
+	s := newStack(t, "", "kinds"+randHex(3), `
+services:
+  app:
+    image: 127.0.0.1:5000/busybox:1
+    command: [sleep, "3600"]
+    init: true
+    volumes:
+      - data:/data
+      - ./conf:/conf:ro
+      - /anon
+      - {type: tmpfs, target: /t2, tmpfs: {size: 2m}}
+    tmpfs: ["/t1:size=1m,mode=0700"]
+  reader:
+    image: 127.0.0.1:5000/busybox:1
+    command: [sleep, "3600"]
+    init: true
+    depends_on: [app]
+    volumes_from: ["app:ro"]
+volumes:
+  data: {}
+`)
+	if err := os.MkdirAll(filepath.Join(s.dir, "conf"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(s.dir, "conf", "app.ini"), []byte("k=v\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.must("up", "-d")
+	s.sh("app", "echo shared > /data/f && echo anon > /anon/f")
+	if got := s.sh("app", "cat /conf/app.ini; touch /conf/x 2>/dev/null && echo writable || echo read-only"); got != "k=v\nread-only\n" {
+		t.Fatalf("read-only bind: %q", got)
+	}
+	mounts := s.sh("app", "grep -E ' /t[12] ' /proc/mounts; stat -c '%n %a' /t1")
+	for _, want := range []string{"tmpfs /t1 tmpfs rw,nosuid,nodev,noexec", "size=1024k", "tmpfs /t2 tmpfs", "size=2048k", "/t1 700"} {
+		if !strings.Contains(mounts, want) {
+			t.Fatalf("tmpfs mounts lack %q:\n%s", want, mounts)
+		}
+	}
+	if got := s.sh("reader", "cat /data/f /anon/f; touch /data/x 2>/dev/null && echo writable || echo read-only"); got != "shared\nanon\nread-only\n" {
+		t.Fatalf("volumes_from app:ro: %q", got)
+	}
+	if got := s.sh("reader", "[ -d /t1 ] && echo has-t1 || echo no-t1"); got != "no-t1\n" {
+		t.Fatalf("volumes_from shared a tmpfs: %q", got)
+	}
+}
