@@ -95,7 +95,7 @@ func networkHash(n types.NetworkConfig) (string, error) {
 //   - ports in every form compose-go normalises (short and long syntax,
 //     host IP, ranges already expanded, udp, a container port alone meaning
 //     a random host port; a host port range for one container port takes
-//     its first port); `expose` is informational and publishes nothing;
+//     its first free port); `expose` is informational and publishes nothing;
 //   - dns, dns_search, dns_opt and extra_hosts (host-gateway included,
 //     resolved by the networker).
 func serviceNetworkSpec(p *types.Project, svc types.ServiceConfig, containerName string, lookup func(string) (string, error)) (engine.NetworkSpec, error) {
@@ -210,12 +210,19 @@ func portBindings(ports []types.ServicePortConfig) ([]engine.PortBinding, error)
 			}
 		}
 		if p.Published != "" {
-			first, _, _ := strings.Cut(p.Published, "-")
+			first, last, isRange := strings.Cut(p.Published, "-")
 			n, err := strconv.ParseUint(first, 10, 16)
 			if err != nil {
 				return nil, fmt.Errorf("port %d: published %q is not a port or a range: %w", p.Target, p.Published, errdefs.ErrInvalidArgument)
 			}
 			b.HostPort = uint16(n)
+			if isRange {
+				e, err := strconv.ParseUint(last, 10, 16)
+				if err != nil || e < n {
+					return nil, fmt.Errorf("port %d: published %q is not a port or a range: %w", p.Target, p.Published, errdefs.ErrInvalidArgument)
+				}
+				b.HostPortEnd = uint16(e)
+			}
 		}
 		out = append(out, b)
 	}

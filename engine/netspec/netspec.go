@@ -41,8 +41,11 @@ type Interface struct {
 
 // PortBinding publishes one container port.
 type PortBinding struct {
-	HostIP        string `json:"host_ip,omitempty"`   // "" means all addresses
-	HostPort      uint16 `json:"host_port,omitempty"` // 0 means a random free port
+	HostIP   string `json:"host_ip,omitempty"`   // "" means all addresses
+	HostPort uint16 `json:"host_port,omitempty"` // 0 means a random free port
+	// HostPortEnd > HostPort asks for the first free port of the range
+	// HostPort-HostPortEnd (compose "8000-8010:80").
+	HostPortEnd   uint16 `json:"host_port_end,omitempty"`
 	ContainerPort uint16 `json:"container_port"`
 	Protocol      string `json:"protocol,omitempty"` // "tcp" (default) or "udp"
 }

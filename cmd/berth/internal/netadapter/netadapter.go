@@ -50,7 +50,7 @@ func (n Networker) Attach(ctx context.Context, req netspec.AttachRequest) (netsp
 			IPv4Address: i.IPv4Address, IPv6Address: i.IPv6Address, MacAddress: i.MacAddress})
 	}
 	for _, p := range spec.Ports {
-		opts.Ports = append(opts.Ports, network.PortOptions{HostIP: p.HostIP, HostPort: p.HostPort,
+		opts.Ports = append(opts.Ports, network.PortOptions{HostIP: p.HostIP, HostPort: p.HostPort, HostPortEnd: p.HostPortEnd,
 			ContainerPort: p.ContainerPort, Protocol: p.Protocol})
 	}
 	res, err := n.M.Attach(ctx, opts)
