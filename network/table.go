@@ -107,7 +107,20 @@ func (t *table) update(ctx context.Context, fn func(*tableDoc) (bool, error)) er
 		return err
 	}
 	data = append(data, '\n')
-	f, err := os.OpenFile(t.slotPath(1-d.slot), os.O_RDWR|os.O_CREATE, 0o600)
+	if err := writeInPlace(t.slotPath(1-d.slot), data); err != nil {
+		return err
+	}
+	if len(d.Endpoints) == 0 {
+		// Nothing attached any more: the older file must not keep what
+		// was (`down` leaves no trace of a project).
+		return writeInPlace(t.slotPath(d.slot), data)
+	}
+	return nil
+}
+
+// writeInPlace overwrites path with data without replacing the file.
+func writeInPlace(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return err
 	}
