@@ -322,7 +322,7 @@ func (m *Manager) attachOne(ctx context.Context, h *netlink.Handle, ns netns.NsH
 	br, err := host.LinkByName(n.Bridge)
 	if err != nil {
 		// The bridge went away (reboot, someone deleted it): re-make it.
-		if err := m.ensure(ctx, n); err != nil {
+		if err := m.ensureBridge(ctx, n); err != nil {
 			return fail("bridge", err)
 		}
 		if br, err = host.LinkByName(n.Bridge); err != nil {

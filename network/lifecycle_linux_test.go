@@ -337,3 +337,27 @@ func TestSweepRulesOfDeletedBridge(t *testing.T) {
 		t.Errorf("berth's table is left")
 	}
 }
+
+// TestAttachRemakesBridge: after a reboot the networks' state is there but
+// not their bridges (nor rules); the first attach re-makes them.
+func TestAttachRemakesBridge(t *testing.T) {
+	e := newEnv(t)
+	n := e.network("p_default")
+	if err := e.m.fw.RemoveNetwork(context.Background(), n.Bridge); err != nil {
+		t.Fatal(err)
+	}
+	if err := deleteLink(n.Bridge); err != nil {
+		t.Fatal(err)
+	}
+	web := sandbox.Start(t, "http", "back")
+	client := sandbox.Start(t, "sleep")
+	e.attach(web, "p-web-1", []EndpointOptions{{Network: n.Name, Aliases: []string{"web"}}})
+	cid, _ := e.attach(client, "p-client-1", []EndpointOptions{{Network: n.Name}})
+	e.serveDNS(cid, client)
+	if body, err := httpFrom(client, "http://web/"); body != "back" {
+		t.Fatalf("after the bridge was re-made: %q, %v", body, err)
+	}
+	if owners, _ := e.m.fw.Owners(context.Background()); !owners["net:"+n.Bridge] {
+		t.Errorf("the network's rules were not re-made")
+	}
+}

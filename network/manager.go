@@ -264,8 +264,23 @@ func (m *Manager) newNetwork(spec Spec) (*Network, error) {
 	return n, nil
 }
 
+// ensureBridge re-makes a network's bridge and rules when the bridge is
+// missing (after a reboot), under the root's lock: concurrent attaches make
+// it once.
+func (m *Manager) ensureBridge(ctx context.Context, n *Network) error {
+	l, err := state.Lock(ctx, m.rootLock())
+	if err != nil {
+		return err
+	}
+	defer l.Unlock()
+	if bridgeExists(n.Bridge) {
+		return nil
+	}
+	return m.ensure(ctx, n)
+}
+
 // ensure re-makes a network's bridge and rules when they are missing (after
-// a reboot, or a crash in Remove).
+// a reboot, or a crash in Remove). The caller holds the root's lock.
 func (m *Manager) ensure(ctx context.Context, n *Network) error {
 	if bridgeExists(n.Bridge) {
 		return m.addRules(ctx, n)

@@ -130,6 +130,15 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	q := req.Question[0]
 	if q.Qclass == dns.ClassINET {
 		if m := s.answer(req, q); m != nil {
+			if w.LocalAddr().Network() == "udp" {
+				// Many replicas make a long answer: fit it in the client's
+				// UDP size (512 without EDNS0), setting TC past that.
+				size := dns.MinMsgSize
+				if o := req.IsEdns0(); o != nil {
+					size = int(o.UDPSize())
+				}
+				m.Truncate(size)
+			}
 			_ = w.WriteMsg(m)
 			return
 		}

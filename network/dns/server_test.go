@@ -2,6 +2,7 @@ package dns
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -138,5 +139,24 @@ func TestNameserversAndPTR(t *testing.T) {
 	a, err := ptrAddr("1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa.")
 	if err != nil || a != netip.MustParseAddr("fd00::1") {
 		t.Fatalf("ptr6 = %v %v", a, err)
+	}
+}
+
+func TestManyReplicasTruncateOverUDP(t *testing.T) {
+	var recs []Record
+	for i := range 60 {
+		recs = append(recs, Record{ID: fmt.Sprintf("%016x", i), Name: fmt.Sprintf("app-api-%d", i+1), Names: []string{"api"},
+			IPv4: fmt.Sprintf("172.18.0.%d", i+2)})
+	}
+	s := NewServer(Config{Records: fakeSource{"n": recs}, Networks: []string{"n"}})
+	udp, tcp := serve(t, s)
+	m := new(dns.Msg)
+	m.SetQuestion("api.", dns.TypeA)
+	r, _, err := (&dns.Client{Net: "udp"}).Exchange(m, udp)
+	if err != nil || !r.Truncated || len(r.Answer) >= 60 {
+		t.Fatalf("udp: truncated %v, %d answers, %v", r != nil && r.Truncated, len(r.Answer), err)
+	}
+	if r := query(t, tcp, "tcp", "api", dns.TypeA); len(r.Answer) != 60 {
+		t.Fatalf("tcp: %d answers, want 60", len(r.Answer))
 	}
 }
