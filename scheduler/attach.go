@@ -46,7 +46,8 @@ func (s *Service) attach(ctx context.Context, p *types.Project, x *execution, op
 		code int
 		err  error
 	}
-	lctx, stopLogs := context.WithCancel(ctx)
+	// Not ctx: after a Ctrl-C the streams must report the stop it causes.
+	lctx, stopLogs := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopLogs()
 	exits := make(chan exit, len(targets))
 	var wg sync.WaitGroup
@@ -110,6 +111,20 @@ func (s *Service) attach(ctx context.Context, p *types.Project, x *execution, op
 		}
 		if err := s.stopForAttach(context.WithoutCancel(ctx), p, opts); err != nil && exitErr == nil {
 			exitErr = err
+		}
+		// Report the exits the stop caused, as docker compose does.
+		drain := time.After(2 * time.Second)
+	report:
+		for pending > 0 {
+			select {
+			case e := <-exits:
+				pending--
+				if e.err == nil {
+					opts.Attach.Status(e.name, e.service, fmt.Sprintf("exited with code %d", e.code))
+				}
+			case <-drain:
+				break report
+			}
 		}
 	}
 	stopLogs()

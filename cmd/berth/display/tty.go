@@ -82,10 +82,11 @@ func (t *ttyWriter) Emit(e scheduler.Event) {
 		t.tasks[id] = k
 		t.ids = append(t.ids, id)
 	}
-	if e.State == scheduler.Working && k.state != scheduler.Working {
-		k.start, k.end = e.Time, time.Time{}
-	}
-	if e.State != scheduler.Working {
+	// The timer runs from the resource's first event to its last
+	// completion, as docker compose's.
+	if e.State == scheduler.Working {
+		k.end = time.Time{}
+	} else {
 		k.end = e.Time
 	}
 	k.state, k.status, k.text = e.State, e.Status, e.Text
