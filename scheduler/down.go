@@ -59,13 +59,25 @@ func (s *Service) Down(ctx context.Context, project string, opts DownOptions) er
 	for _, c := range cs {
 		images[c.Spec.Image] = true
 	}
+	// Stops follow the graph (dependents first); each removal starts as
+	// soon as its container has stopped, off the critical path.
+	rg, rctx := errgroup.WithContext(ctx)
 	err = s.eachContainer(ctx, cs, opts.Project, graph.Down, func(ctx context.Context, c *engine.Container) error {
 		if opts.DryRun {
 			s.events.done(containerRes(c.Name), "Removed")
 			return nil
 		}
-		return s.stopAndRemove(ctx, c.ID, c.Name, opts.Timeout, opts.Volumes, true)
+		if running(c) {
+			if err := s.stopContainer(ctx, c.ID, c.Name, opts.Timeout); err != nil {
+				return err
+			}
+		}
+		rg.Go(func() error { return s.removeContainer(rctx, c, opts.Volumes, true) })
+		return nil
 	})
+	if rerr := rg.Wait(); err == nil {
+		err = rerr
+	}
 	if err != nil {
 		return err
 	}

@@ -367,7 +367,6 @@ func (s *Service) stopContainer(ctx context.Context, id, name string, timeout *t
 
 // stopAndRemove stops a container (if it runs) and removes it.
 func (s *Service) stopAndRemove(ctx context.Context, id, name string, timeout *time.Duration, volumes, report bool) error {
-	res := containerRes(name)
 	c, err := s.engine.Inspect(ctx, id)
 	if errdefs.IsNotFound(err) {
 		return nil
@@ -380,11 +379,18 @@ func (s *Service) stopAndRemove(ctx context.Context, id, name string, timeout *t
 			return err
 		}
 	}
+	return s.removeContainer(ctx, c, volumes, report)
+}
+
+// removeContainer removes a stopped container (with its anonymous volumes
+// when volumes is set).
+func (s *Service) removeContainer(ctx context.Context, c *engine.Container, volumes, report bool) error {
+	res := containerRes(c.Name)
 	if report {
 		s.events.working(res, "Removing")
 	}
-	if err := s.engine.Remove(ctx, id, engine.RemoveOptions{Force: true}); err != nil && !errdefs.IsNotFound(err) {
-		err = fmt.Errorf("remove container %s: %w", name, err)
+	if err := s.engine.Remove(ctx, c.ID, engine.RemoveOptions{Force: true}); err != nil && !errdefs.IsNotFound(err) {
+		err = fmt.Errorf("remove container %s: %w", c.Name, err)
 		s.events.fail(res, err)
 		return err
 	}
