@@ -14,6 +14,7 @@ func TestLifecycle(t *testing.T) {
 	te := newTestEngine(t)
 	ctx := context.Background()
 	c := te.run(te.spec("web", "sh", "-c", "echo hello; echo oops >&2; exec sleep 1000"))
+	te.waitLog(c.ID, "stderr: oops")
 	got, err := te.Inspect(ctx, c.ID)
 	if err != nil {
 		t.Fatal(err)

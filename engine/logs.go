@@ -8,7 +8,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
@@ -42,7 +41,6 @@ func (e *Engine) Logs(ctx context.Context, id string, opts LogsOptions, fn func(
 	if err != nil {
 		return err
 	}
-	path := monitor.LogPath(e.paths, rec.ID)
 	keep := func(l jsonLine) bool {
 		return (opts.Since.IsZero() || !l.Time.Before(opts.Since)) && (opts.Until.IsZero() || !l.Time.After(opts.Until))
 	}
@@ -60,46 +58,25 @@ func (e *Engine) Logs(ctx context.Context, id string, opts LogsOptions, fn func(
 			return err
 		}
 	}
-	// The current file is opened first: a rotation meanwhile leaves it
-	// complete, and the rotated files are read before it.
-	cur, _ := os.Open(path)
-	defer func() {
-		if cur != nil {
-			_ = cur.Close()
-		}
-	}()
 	var backlog []LogEntry
 	tail := opts.Tail
 	emit := func(en LogEntry) error {
-		if tail < 0 {
+		switch {
+		case tail < 0:
 			return fn(en)
-		}
-		if tail == 0 {
+		case tail == 0:
 			return nil
-		}
-		if len(backlog) == tail {
+		case len(backlog) == tail:
 			copy(backlog, backlog[1:])
 			backlog = backlog[:tail-1]
 		}
 		backlog = append(backlog, en)
 		return nil
 	}
-	for _, p := range rotated(path) {
-		f, err := os.Open(p)
-		if err != nil {
-			continue
-		}
-		_, err = readLog(f, keep, emit)
-		_ = f.Close()
-		if err != nil {
-			return err
-		}
-	}
-	var off int64
-	if cur != nil {
-		if off, err = readLog(cur, keep, emit); err != nil {
-			return err
-		}
+	fl := &logFollower{path: monitor.LogPath(e.paths, rec.ID), keep: keep}
+	defer fl.close()
+	if err := fl.advance(emit); err != nil {
+		return err
 	}
 	for _, en := range backlog {
 		if err := fn(en); err != nil {
@@ -109,27 +86,12 @@ func (e *Engine) Logs(ctx context.Context, id string, opts LogsOptions, fn func(
 	if !opts.Follow {
 		return nil
 	}
-	send := func(l jsonLine) bool { return keep(l) && (opts.Until.IsZero() || !l.Time.After(opts.Until)) }
-	drain := func() error {
-		if cur == nil {
-			if cur, err = os.Open(path); err != nil {
-				return nil
-			}
-			off = 0
-		}
-		if _, err := cur.Seek(off, io.SeekStart); err != nil {
-			return err
-		}
-		n, err := readLog(cur, send, fn)
-		off += n
-		return err
-	}
 	for {
-		if err := drain(); err != nil {
+		if err := fl.advance(fn); err != nil {
 			return err
 		}
 		if !e.monitorAlive(rec.ID) {
-			return drain() // stopped for good: what is written is all
+			return fl.advance(fn) // stopped for good: what is written is all
 		}
 		if !opts.Until.IsZero() && time.Now().After(opts.Until) {
 			return nil
@@ -142,21 +104,87 @@ func (e *Engine) Logs(ctx context.Context, id string, opts LogsOptions, fn func(
 			return err
 		}
 		for _, ev := range evs {
-			if ev.Name == filepath.Base(path) && ev.Mask&(unix.IN_CREATE|unix.IN_MOVED_TO) != 0 {
-				// Rotated: finish the old file, go on with the new one.
-				if err := drain(); err != nil {
-					return err
-				}
-				if cur != nil {
-					_ = cur.Close()
-				}
-				cur, off = nil, 0
-			}
 			if ev.Mask&unix.IN_DELETE_SELF != 0 {
 				return nil // removed
 			}
 		}
 	}
+}
+
+// logFollower reads a rotated json-file log in order: the file it holds to
+// its end, then each newer file (rotated ones are complete), found by inode
+// so that rotations while it reads lose nothing that still exists.
+type logFollower struct {
+	path string
+	keep func(jsonLine) bool
+	cur  *os.File
+	off  int64
+}
+
+func (f *logFollower) close() {
+	if f.cur != nil {
+		_ = f.cur.Close()
+	}
+}
+
+// advance reads everything written so far, calling fn for each entry.
+func (f *logFollower) advance(fn func(LogEntry) error) error {
+	for {
+		if f.cur != nil {
+			if _, err := f.cur.Seek(f.off, io.SeekStart); err != nil {
+				return err
+			}
+			n, err := readLog(f.cur, f.keep, fn)
+			f.off += n
+			if err != nil {
+				return err
+			}
+		}
+		next, err := f.next()
+		if err != nil || next == nil {
+			return err
+		}
+		f.close()
+		f.cur, f.off = next, 0
+	}
+}
+
+// next opens the file that follows cur ([path.N … path.1, path] is the
+// order), or returns nil when cur is the newest.
+func (f *logFollower) next() (*os.File, error) {
+	var curInfo os.FileInfo
+	if f.cur != nil {
+		curInfo, _ = f.cur.Stat()
+	}
+	files := append(rotated(f.path), f.path)
+	pos := -1
+	var infos []os.FileInfo
+	for _, p := range files {
+		fi, err := os.Stat(p)
+		if err != nil {
+			infos = append(infos, nil)
+			continue
+		}
+		infos = append(infos, fi)
+		if curInfo != nil && os.SameFile(fi, curInfo) {
+			pos = len(infos) - 1
+		}
+	}
+	for i := pos + 1; i < len(files); i++ {
+		if infos[i] == nil {
+			continue
+		}
+		nf, err := os.Open(files[i])
+		if err != nil {
+			continue // rotated away meanwhile: the next one
+		}
+		if fi, err := nf.Stat(); err == nil && curInfo != nil && os.SameFile(fi, curInfo) {
+			_ = nf.Close()
+			return nil, nil
+		}
+		return nf, nil
+	}
+	return nil, nil
 }
 
 // rotated lists path's rotated files, oldest first.

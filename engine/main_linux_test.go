@@ -360,3 +360,5 @@ func cgroupManager(t *testing.T) *cgroups.Manager {
 }
 
 func readJSON(path string, v any) error { return state.ReadJSON(path, v) }
+
+func writeJSON(path string, v any) error { return state.WriteJSON(path, v, false) }

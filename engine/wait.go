@@ -69,6 +69,25 @@ func (e *Engine) WaitUntil(ctx context.Context, id string, cond func(*Container)
 	if _, err := w.Add(e.paths.Container(rec.ID), unix.IN_MOVED_TO|unix.IN_DELETE_SELF); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
+	// Changes come from the files, and — for a container whose monitor
+	// died — from its process exiting, seen through a pidfd.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	changed := make(chan error, 1)
+	go func() {
+		for {
+			_, err := w.Read(ctx)
+			select {
+			case changed <- err:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	watchedPid := 0
 	for {
 		c, err := e.Inspect(ctx, rec.ID)
 		if err != nil {
@@ -78,8 +97,31 @@ func (e *Engine) WaitUntil(ctx context.Context, id string, cond func(*Container)
 		if err != nil || ok {
 			return c, err
 		}
-		if _, err := w.Read(ctx); err != nil {
-			return nil, err
+		if c.State.Running && !c.State.MonitorAlive && c.State.Pid != watchedPid {
+			watchedPid = c.State.Pid
+			go watchExit(ctx, watchedPid, changed)
 		}
+		select {
+		case err := <-changed:
+			if err != nil {
+				return nil, err
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// watchExit reports on changed when process pid exits (or at once when it
+// cannot be watched), through a pidfd.
+func watchExit(ctx context.Context, pid int, changed chan<- error) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err == nil {
+		pidfdWait(ctx, fd, -1)
+		_ = unix.Close(fd)
+	}
+	select {
+	case changed <- nil:
+	case <-ctx.Done():
 	}
 }

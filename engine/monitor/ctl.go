@@ -135,7 +135,7 @@ func (m *monitor) stop(ctx context.Context, req Request) Response {
 	m.mu.Lock()
 	m.st.Stopping = true
 	rs := m.cur
-	m.saveLocked(false)
+	m.saveLocked(liveOnly)
 	m.mu.Unlock()
 	select {
 	case m.wake <- struct{}{}:
@@ -209,7 +209,7 @@ func (m *monitor) killReq(ctx context.Context, req Request) Response {
 	m.mu.Lock()
 	rs := m.cur
 	m.st.Stopping = true
-	m.saveLocked(false)
+	m.saveLocked(liveOnly)
 	m.mu.Unlock()
 	select {
 	case m.wake <- struct{}{}:
@@ -251,7 +251,7 @@ func (m *monitor) pause(ctx context.Context, freeze bool) Response {
 		} else {
 			m.st.Status = StatusRunning
 		}
-		m.saveLocked(false)
+		m.saveLocked(liveOnly)
 	}
 	m.mu.Unlock()
 	if freeze {

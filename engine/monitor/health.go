@@ -140,7 +140,7 @@ func (m *monitor) recordProbe(rs *runState, hc *Healthcheck, p HealthProbe, fast
 		}
 	}
 	changed := h.Status != old
-	m.saveLocked(false)
+	m.saveLocked(liveOnly)
 	m.mu.Unlock()
 	if changed {
 		m.event("health_status: "+h.Status, nil)

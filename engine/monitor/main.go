@@ -266,19 +266,26 @@ func (m *monitor) close() {
 	_ = m.lock.Unlock()
 }
 
-// saveLocked writes the live state (volatile, not synced) and, with
-// persist, the persistent copy (synced). m.mu is held.
-func (m *monitor) saveLocked(persist bool) {
+// Persistence levels of saveLocked.
+const (
+	liveOnly   = iota // the volatile state only
+	persist           // and the persistent copy, synced
+	persistNow        // and the persistent copy, not yet synced (start path)
+)
+
+// saveLocked writes the live state (volatile, not synced) and, as level
+// says, the persistent copy. m.mu is held.
+func (m *monitor) saveLocked(level int) {
 	m.st.Version = Version
 	m.st.MonitorPid = os.Getpid()
 	m.st.BootID = m.boot
 	if err := state.WriteJSON(filepath.Join(m.run, StateFile), &m.st, false); err != nil {
 		m.log.Warn("write state", "err", err)
 	}
-	if persist {
+	if level != liveOnly {
 		last := m.st
 		last.Health = nil
-		if err := state.WriteJSON(filepath.Join(m.dir, LastStateFile), &last, true); err != nil {
+		if err := state.WriteJSON(filepath.Join(m.dir, LastStateFile), &last, level == persist); err != nil {
 			m.log.Warn("write persistent state", "err", err)
 		}
 	}

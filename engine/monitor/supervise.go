@@ -71,7 +71,7 @@ func (m *monitor) supervise(ready *os.File) int {
 				m.st.FinishedAt = time.Now()
 			}
 			m.st.Error, m.st.ExitCode, m.st.Pid, m.st.PidStart = err.Error(), code, 0, 0
-			m.saveLocked(true)
+			m.saveLocked(persist)
 			m.mu.Unlock()
 			if first {
 				report(ready, err)
@@ -90,7 +90,9 @@ func (m *monitor) supervise(ready *os.File) int {
 			if m.hasHealthcheck() {
 				m.st.Health = &Health{Status: HealthStarting}
 			}
-			m.saveLocked(false)
+			// Persisted before the start is reported (synced after it):
+			// a reboot from now on shows the container as having run.
+			m.saveLocked(persistNow)
 			m.mu.Unlock()
 			if first {
 				report(ready, nil)
@@ -104,7 +106,7 @@ func (m *monitor) supervise(ready *os.File) int {
 				go m.trimLoop()
 			}
 			m.mu.Lock()
-			m.saveLocked(true)
+			m.saveLocked(persist)
 			m.mu.Unlock()
 			m.event("start", nil)
 			code = m.waitRun(ctx, rs)
@@ -149,7 +151,7 @@ func (m *monitor) restartNext(code int, ran time.Duration, backoff *time.Duratio
 	*backoff = min(*backoff*2, backoffMax)
 	m.st.Status = StatusRestarting
 	m.st.RestartCount++
-	m.saveLocked(false)
+	m.saveLocked(liveOnly)
 	m.mu.Unlock()
 	t := time.NewTimer(delay)
 	defer t.Stop()
@@ -161,7 +163,7 @@ func (m *monitor) restartNext(code int, ran time.Duration, backoff *time.Duratio
 	defer m.mu.Unlock()
 	if m.st.Stopping {
 		m.st.Status = StatusExited
-		m.saveLocked(true)
+		m.saveLocked(persist)
 		return false
 	}
 	return true
@@ -416,7 +418,7 @@ func (m *monitor) waitRun(ctx context.Context, rs *runState) int {
 	if m.st.Health != nil {
 		m.st.Health.Status = HealthUnhealthy // as docker records a stopped container
 	}
-	m.saveLocked(true)
+	m.saveLocked(persist)
 	m.mu.Unlock()
 	if oom {
 		m.event("oom", nil)
