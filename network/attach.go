@@ -156,37 +156,21 @@ func (m *Manager) Attach(ctx context.Context, opts AttachOptions) (_ AttachResul
 		return res, fmt.Errorf("container %s: network namespace of pid %d: %w", opts.ContainerName, opts.Pid, err)
 	}
 	defer ns.Close()
-	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
+	// One visit to the namespace makes every socket the attach needs there.
+	nss, err := openNsSockets(int(ns))
 	if err != nil {
-		return res, fmt.Errorf("container %s: netlink in its namespace: %w", opts.ContainerName, err)
+		return res, fmt.Errorf("container %s: %w", opts.ContainerName, err)
 	}
-	defer h.Close()
-
-	// The resolver's side (loopback up, sockets, the DNAT of port 53)
-	// touches nothing the interfaces need: it runs meanwhile.
-	type resolver struct {
-		udp net.PacketConn
-		tcp net.Listener
-		err error
-	}
-	dnsc := make(chan resolver, 1)
-	go func() {
-		var r resolver
-		// Loopback is ifindex 1 in every network namespace.
-		if r.err = h.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: 1, Name: "lo"}}); r.err != nil {
-			r.err = fmt.Errorf("loopback: %w", r.err)
-		} else {
-			r.udp, r.tcp, r.err = openResolver(int(ns), nsPath(opts.Pid))
-		}
-		dnsc <- r
-	}()
+	live.dnsUDP, live.dnsTCP = nss.udp, nss.tcp // closed with live on error
+	defer nss.close(false)
+	h := nss.h
+	// The DNAT of port 53 to the resolver touches nothing the interfaces
+	// need: it is sent meanwhile.
+	dnsc := make(chan error, 1)
+	go func() { dnsc <- nss.redirectDNS() }()
 	defer func() {
-		if dnsc == nil {
-			return // received below
-		}
-		if r := <-dnsc; r.err == nil {
-			_ = r.udp.Close()
-			_ = r.tcp.Close()
+		if dnsc != nil {
+			<-dnsc
 		}
 	}()
 
@@ -201,12 +185,11 @@ func (m *Manager) Attach(ctx context.Context, opts AttachOptions) (_ AttachResul
 			gwIndex = i
 		}
 	}
-	r := <-dnsc
+	err = <-dnsc
 	dnsc = nil
-	if r.err != nil {
-		return res, fmt.Errorf("container %s: %w", opts.ContainerName, r.err)
+	if err != nil {
+		return res, fmt.Errorf("container %s: dns: %w", opts.ContainerName, err)
 	}
-	live.dnsUDP, live.dnsTCP = r.udp, r.tcp
 	if gwIndex >= 0 {
 		if err := defaultRoutes(h, rec.Endpoints[gwIndex]); err != nil {
 			return res, fmt.Errorf("container %s: default route via %s: %w", opts.ContainerName, rec.Endpoints[gwIndex].Gateway, err)
@@ -336,9 +319,13 @@ func (m *Manager) attachOne(ctx context.Context, h *netlink.Handle, ns netns.NsH
 		return fail("create veth "+e.HostVeth, err)
 	}
 	// Hairpin: a container reaching its own published port through the
-	// host comes back through the port it left by.
-	if err := host.LinkSetHairpin(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: e.HostVeth, Index: idx}}, true); err != nil {
-		return fail("hairpin on "+e.HostVeth, err)
+	// host comes back through the port it left by (br_netfilter bridges
+	// the DNATed frame back out of it). Only containers that publish ports
+	// need it, and setting it costs as much as making the pair.
+	if len(opts.Ports) > 0 {
+		if err := host.LinkSetHairpin(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: e.HostVeth, Index: idx}}, true); err != nil {
+			return fail("hairpin on "+e.HostVeth, err)
+		}
 	}
 	peer, err := h.LinkByName(e.Interface)
 	if err != nil {

@@ -70,3 +70,19 @@ func Listen(nsPath, addr string) (udp net.PacketConn, tcp net.Listener, err erro
 	}
 	return r.udp, r.tcp, nil
 }
+
+// ListenHere opens the resolver's UDP and TCP sockets on addr in the
+// calling thread's network namespace (for a caller that joined the
+// container's on a locked thread).
+func ListenHere(addr string) (net.PacketConn, net.Listener, error) {
+	udp, err := net.ListenPacket("udp4", addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("dns: listen on %s in the container: %w", addr, err)
+	}
+	tcp, err := net.Listen("tcp4", addr)
+	if err != nil {
+		_ = udp.Close()
+		return nil, nil, fmt.Errorf("dns: listen on %s in the container: %w", addr, err)
+	}
+	return udp, tcp, nil
+}

@@ -21,6 +21,19 @@ func RedirectDNS(nsFd int, addr netip.Addr, udpPort, tcpPort uint16) error {
 		return fmt.Errorf("nftables in the container: %w", err)
 	}
 	defer c.CloseLasting()
+	return RedirectDNSWith(c, addr, udpPort, tcpPort)
+}
+
+// DialHere opens a lasting nftables connection in the calling thread's
+// network namespace (call it on a thread that joined a container's, then
+// use the connection from anywhere).
+func DialHere() (*nftables.Conn, error) {
+	return nftables.New(nftables.AsLasting())
+}
+
+// RedirectDNSWith is RedirectDNS over a connection already in the
+// container's namespace (see DialHere).
+func RedirectDNSWith(c *nftables.Conn, addr netip.Addr, udpPort, tcpPort uint16) error {
 	t := &nftables.Table{Name: DNSTable, Family: family(addr)}
 	// Add then delete then add: the delete cannot fail on a missing table,
 	// and the whole is one transaction.
