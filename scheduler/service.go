@@ -88,6 +88,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Parallel bounds concurrent operations (<= 0: unlimited).
 	Parallel int
+	// AlwaysSweep makes up and down sweep every time (false: only after a
+	// command died or a monitor was lost; see sweep.go).
+	AlwaysSweep bool
 }
 
 // Service is berth's compose API. It holds no state between calls beyond
@@ -102,8 +105,13 @@ type Service struct {
 	log      *slog.Logger
 	parallel int
 
-	sweepOnce sync.Once
-	swept     chan struct{}
+	alwaysSweep bool
+	sweepOnce   sync.Once
+	swept       chan struct{}
+	// swepted is set once this command has swept (or is sweeping).
+	swepted          bool
+	registration     *state.FileLock
+	registrationPath string
 }
 
 // New returns a Service over the given parts.
@@ -116,7 +124,7 @@ func New(opts Options) (*Service, error) {
 	}
 	s := &Service{engine: opts.Engine, images: opts.Images, networks: opts.Networks, volumes: opts.Volumes,
 		paths: opts.Paths, events: emitter{opts.Events}, log: opts.Logger, parallel: opts.Parallel,
-		swept: make(chan struct{})}
+		swept: make(chan struct{}), alwaysSweep: opts.AlwaysSweep}
 	if s.events.Events == nil {
 		s.events = emitter{discardEvents{}}
 	}

@@ -83,6 +83,11 @@ func (s *Service) converge(ctx context.Context, p *types.Project, opts CreateOpt
 	if err != nil {
 		return nil, err
 	}
+	if !opts.DryRun && s.sweepIfNeeded(ctx, obs.containers) {
+		if obs, err = s.observe(ctx, p.Name, true); err != nil {
+			return nil, err
+		}
+	}
 	hashes := make(map[string]string, len(p.Services))
 	for name, svc := range p.Services {
 		if hashes[name], err = compose.ServiceHash(svc); err != nil {
@@ -141,39 +146,6 @@ func (s *Service) reportPlan(plan *Plan) {
 			res, status = containerRes(op.Name), "Running"
 		}
 		s.events.doneText(res, status, op.Cause)
-	}
-}
-
-// Prepare starts, in the background, the sweep that lets the engine and
-// the network manager clean what killed commands left (leftover monitors,
-// cgroups, endpoints). Up and Down wait for it before they observe; a
-// command calls Prepare early (before loading the project) so that the
-// sweep overlaps that work. Calling it again does nothing.
-func (s *Service) Prepare(ctx context.Context) {
-	s.sweepOnce.Do(func() {
-		ctx := context.WithoutCancel(ctx)
-		go func() {
-			defer close(s.swept)
-			if err := s.engine.Sweep(ctx); err != nil {
-				s.log.Warn("engine sweep", "err", err)
-			}
-			if s.networks != nil {
-				if err := s.networks.Sweep(ctx); err != nil {
-					s.log.Warn("network sweep", "err", err)
-				}
-			}
-		}()
-	})
-}
-
-// sweep waits for the sweep Prepare started (starting it if needed).
-// Failures are diagnostics, not errors: the command itself reports what
-// matters.
-func (s *Service) sweep(ctx context.Context) {
-	s.Prepare(ctx)
-	select {
-	case <-s.swept:
-	case <-ctx.Done():
 	}
 }
 

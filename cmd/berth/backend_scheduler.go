@@ -32,12 +32,21 @@ type backend struct {
 	display display.Display
 }
 
-func (b *backend) Close() { b.display.Close() }
+func (b *backend) Close() {
+	b.display.Close()
+	b.Service.Close()
+}
 
 // backend builds the scheduler over the engine, image store, network and
 // volume managers of --root, with a progress display titled title
 // ("Running", "Stopping", …) on standard error.
 func (c *cli) backend(ctx context.Context, title string) (*backend, error) {
+	return c.backendWith(ctx, title, false)
+}
+
+// backendWith is backend; alwaysSweep makes up/down sweep the root every
+// time (down does: it is the command that must leave nothing behind).
+func (c *cli) backendWith(ctx context.Context, title string, alwaysSweep bool) (*backend, error) {
 	paths, err := c.paths()
 	if err != nil {
 		return nil, err
@@ -63,7 +72,7 @@ func (c *cli) backend(ctx context.Context, title string) (*backend, error) {
 		return nil, err
 	}
 	svc, err := scheduler.New(scheduler.Options{Engine: eng, Images: imgs, Networks: nets, Volumes: vols,
-		Paths: paths, Events: disp, Parallel: c.opts.Parallel})
+		Paths: paths, Events: disp, Parallel: c.opts.Parallel, AlwaysSweep: alwaysSweep})
 	if err != nil {
 		disp.Close()
 		return nil, err

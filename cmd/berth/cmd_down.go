@@ -26,7 +26,7 @@ func (c *cli) newDownCommand() *cobra.Command {
 			}
 			// down works from the containers' labels: the compose file may
 			// have changed or be gone (then -p names the project).
-			b, err := c.backend(ctx, "Running")
+			b, err := c.backendWith(ctx, "Running", true)
 			if err != nil {
 				return err
 			}

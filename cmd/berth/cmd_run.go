@@ -110,16 +110,9 @@ func (c *cli) runRun(cmd *cobra.Command, o runOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	closed := false
-	closeDisplay := func() {
-		if !closed {
-			closed = true
-			b.Close()
-		}
-	}
-	defer closeDisplay()
+	defer b.Close()
 	opts.OnCreated = func(name string) {
-		closeDisplay()
+		b.display.Close() // the command's own output follows
 		if o.detach {
 			fmt.Fprintln(c.stdout, name)
 		}

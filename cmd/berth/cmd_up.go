@@ -173,7 +173,7 @@ func (c *cli) runUp(cmd *cobra.Command, o upOptions, services []string) error {
 		})
 		opts.Start.Attach = printer
 		opts.Start.OnAttach = func(names []string) {
-			b.Close()
+			b.display.Close()
 			fmt.Fprintf(c.stdout, "Attaching to %s\n", strings.Join(names, ", "))
 		}
 		kill := make(chan struct{})
