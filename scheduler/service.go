@@ -156,6 +156,7 @@ func (e *ExitCodeError) Unwrap() error { return e.Err }
 // another berth command holds it. Different projects never wait for each
 // other.
 func (s *Service) lockProject(ctx context.Context, project string) (*state.FileLock, error) {
+	s.Prepare(ctx) // register as a mutating command (and sweep after a dead one)
 	path := filepath.Join(s.paths.Project(project), "lock")
 	l, err := state.TryLock(path)
 	if errors.Is(err, state.ErrLocked) {
