@@ -12,6 +12,7 @@ import (
 	"github.com/berthdev/berth/engine"
 	"github.com/berthdev/berth/engine/image"
 	"github.com/berthdev/berth/engine/testutil"
+	"github.com/berthdev/berth/network"
 )
 
 // TestContainerCommands drives `berth container` on real containers of a
@@ -101,5 +102,93 @@ func TestContainerCommands(t *testing.T) {
 	mustRun("container", "rm", name)
 	if _, errOut, code := run("container", "inspect", name); code != 1 || !strings.Contains(errOut, "No such container") {
 		t.Fatalf("inspect after rm: %d %q", code, errOut)
+	}
+}
+
+// TestContainerBridge: a container on a bridge network through the real
+// network manager: its address in inspect, /etc/hosts and resolv.conf
+// written by the monitor (embedded DNS at 127.0.0.11), its own name
+// resolved by the DNS the monitor serves, and nothing left after removal.
+func TestContainerBridge(t *testing.T) {
+	testutil.RequiresRoot(t)
+	testutil.RequiresRegistry(t)
+	root := t.TempDir()
+	ctx := context.Background()
+	c := &cli{opts: globalOptions{Root: root}}
+	eng, err := c.engine(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths, _ := c.paths()
+	defer os.RemoveAll(paths.Run)
+	store, err := c.images()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Pull(ctx, testutil.BusyboxImage, image.PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	nets, err := c.networks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	project := "br" + hex.EncodeToString(b[:])
+	netName := project + "_default"
+	if _, err := nets.Create(ctx, network.Spec{Name: netName, Labels: map[string]string{"com.docker.compose.project": project}}); err != nil {
+		t.Fatal(err)
+	}
+	defer nets.Remove(context.Background(), netName)
+	ct, err := eng.Create(ctx, engine.ContainerSpec{Name: project + "-web-1", Image: testutil.BusyboxImage,
+		Labels: map[string]string{"com.docker.compose.project": project},
+		Cmd:    []string{"sleep", "1000"},
+		Network: engine.NetworkSpec{Mode: "bridge", Interfaces: []engine.Interface{{Network: netName, Aliases: []string{"web", project + "-web-1"}}},
+			ExtraHosts: []string{"somehost:10.1.2.3"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Remove(context.Background(), ct.ID, engine.RemoveOptions{Force: true})
+	if err := eng.Start(ctx, ct.ID); err != nil {
+		t.Fatal(err)
+	}
+	got, err := eng.Inspect(ctx, ct.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ip := got.Networks[netName].IPAddress
+	if ip == "" {
+		t.Fatalf("no address on %s: %+v", netName, got.Networks)
+	}
+	exec := func(args ...string) string {
+		t.Helper()
+		var out strings.Builder
+		code, err := eng.Exec(ctx, ct.ID, engine.ExecOptions{Cmd: args, Stdout: &out, Stderr: &out})
+		if err != nil || code != 0 {
+			t.Fatalf("exec %v: %d %v: %s", args, code, err, out.String())
+		}
+		return out.String()
+	}
+	if rc := exec("cat", "/etc/resolv.conf"); !strings.Contains(rc, "nameserver 127.0.0.11\n") || !strings.Contains(rc, "ndots:0") {
+		t.Fatalf("resolv.conf:\n%s", rc)
+	}
+	hosts := exec("cat", "/etc/hosts")
+	if !strings.Contains(hosts, ip+"\t"+ct.ID[:12]) || !strings.Contains(hosts, "10.1.2.3\tsomehost") || !strings.Contains(hosts, "127.0.0.1\tlocalhost") {
+		t.Fatalf("hosts:\n%s", hosts)
+	}
+	if out := exec("nslookup", "web", "127.0.0.11"); !strings.Contains(out, ip) {
+		t.Fatalf("nslookup web:\n%s", out)
+	}
+	if _, err := eng.Stop(ctx, ct.ID, engine.StopOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := eng.Inspect(ctx, ct.ID); len(got.Networks) != 0 {
+		t.Fatalf("networks after stop: %+v", got.Networks)
+	}
+	if err := eng.Remove(ctx, ct.ID, engine.RemoveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := nets.Remove(ctx, netName); err != nil {
+		t.Fatal(err)
 	}
 }
