@@ -272,6 +272,15 @@ func (m *monitor) startOnce(ctx context.Context) (_ *runState, err error) {
 		embedded := false
 		mode := m.cfg.Network.Mode
 		if mode == "bridge" || mode == "none" && m.net != nil {
+			m.mu.Lock()
+			stale := len(m.st.Networks) > 0
+			m.mu.Unlock()
+			if stale {
+				// A monitor that died left its attachment: undo it first.
+				if err := m.net.Detach(ctx, m.id); err != nil {
+					m.log.Warn("detach stale networks", "err", err)
+				}
+			}
 			// none: the networker brings the loopback up.
 			r, err := m.net.Attach(ctx, netspec.AttachRequest{
 				ContainerID: m.id, ContainerName: m.cfg.Name, Project: m.cfg.Project,
