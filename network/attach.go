@@ -415,12 +415,18 @@ func (m *Manager) cleanup(ctx context.Context, rec *endpointRecord) error {
 			errs = append(errs, err)
 		}
 	}
+	// A veth pair goes with the namespace of its peer: once the container
+	// is dead, the kernel removes it (deleting it here would only race the
+	// namespace's teardown for the rtnl lock, ~20 ms).
+	alive := rec.alive()
 	for _, n := range rec.Networks {
 		if err := m.leases.Release(ctx, n, rec.ContainerID); err != nil {
 			errs = append(errs, err)
 		}
-		if err := deleteLink(hostVethName(rec.ContainerID, n)); err != nil {
-			errs = append(errs, err)
+		if alive {
+			if err := deleteLink(hostVethName(rec.ContainerID, n)); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -227,6 +227,19 @@ func httpHost(url string) (string, error) {
 // leases.
 func (e *env) leftovers(containers map[string][]string) []string {
 	e.t.Helper()
+	// The kernel tears a dead container's namespace down (and its veth
+	// pair with it) asynchronously: give it a moment.
+	var out []string
+	for range 40 {
+		if out = e.leftoversNow(containers); len(out) == 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return out
+}
+
+func (e *env) leftoversNow(containers map[string][]string) []string {
 	var out []string
 	links, _ := netlink.LinkList()
 	for _, l := range links {

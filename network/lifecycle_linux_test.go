@@ -83,7 +83,7 @@ func TestKilledAttachIsSwept(t *testing.T) {
 			t.Fatal(err)
 		}
 		if delay < 0 {
-			if left := e.leftovers(map[string][]string{id: {n.Name}}); len(left) == 0 {
+			if left := e.leftoversNow(map[string][]string{id: {n.Name}}); len(left) == 0 {
 				t.Errorf("sweep removed a live container's endpoint")
 			}
 		}
