@@ -71,3 +71,14 @@ func TestContainerGraphFromLabels(t *testing.T) {
 		t.Errorf("grouping: %v", by)
 	}
 }
+
+func TestCommandLine(t *testing.T) {
+	c := &engine.Container{Path: "nginx", Args: []string{"-g", "daemon off;"}}
+	if got := commandLine(c); got != `"nginx -g 'daemon off;'"` {
+		t.Errorf("commandLine = %s", got)
+	}
+	c = &engine.Container{Spec: engine.ContainerSpec{Cmd: []string{"sh", "-c", "exit 0"}}}
+	if got := commandLine(c); got != `"sh -c 'exit 0'"` {
+		t.Errorf("commandLine = %s", got)
+	}
+}

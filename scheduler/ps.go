@@ -86,6 +86,11 @@ func commandLine(c *engine.Container) string {
 	if c.Path == "" {
 		args = append(append([]string{}, c.Spec.Entrypoint...), c.Spec.Cmd...)
 	}
+	for i, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`;&|<>()*?[]#~") {
+			args[i] = "'" + strings.ReplaceAll(a, "'", `'"'"'`) + "'"
+		}
+	}
 	return strconv.Quote(strings.Join(args, " "))
 }
 
