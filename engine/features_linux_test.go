@@ -244,3 +244,23 @@ func TestAfterReboot(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestHealthTimeoutAndNone: a probe over its timeout is killed and counts
+// as a failure with docker's output; test NONE disables the image's check.
+func TestHealthTimeoutAndNone(t *testing.T) {
+	te := newTestEngine(t)
+	s := te.spec("slow", "sleep", "1000")
+	s.Healthcheck = &Healthcheck{Test: []string{"CMD", "sleep", "5"}, Interval: 100 * time.Millisecond, Timeout: 200 * time.Millisecond, Retries: 1}
+	c := te.run(s)
+	got := te.waitFor(c.ID, "unhealthy", func(c *Container) bool { return c.State.Health != nil && c.State.Health.Status == HealthUnhealthy })
+	p := got.State.Health.Log[0]
+	if p.ExitCode != -1 || p.Output != "Health check exceeded timeout (200ms)" || p.End.Sub(p.Start) > 3*time.Second {
+		t.Fatalf("timed-out probe: %+v", p)
+	}
+	s = te.spec("none", "sleep", "1000")
+	s.Healthcheck = &Healthcheck{Test: []string{"NONE"}}
+	c = te.run(s)
+	if got, _ := te.Inspect(context.Background(), c.ID); got.State.Health != nil {
+		t.Fatalf("health with test NONE: %+v", got.State.Health)
+	}
+}
