@@ -176,7 +176,7 @@ func (m *Manager) Attach(ctx context.Context, opts AttachOptions) (_ AttachResul
 
 	gwIndex := -1
 	for i, ep := range opts.Endpoints {
-		e, err := m.attachOne(ctx, h, ns, nets[i], ep, opts, i)
+		e, err := m.attachOne(ctx, h, ns, nets[i], ep, opts, rec.Token, i)
 		if err != nil {
 			return res, err
 		}
@@ -252,9 +252,9 @@ func openResolver(nsFd int, path string) (net.PacketConn, net.Listener, error) {
 }
 
 // attachOne makes the veth pair of one endpoint and addresses it.
-func (m *Manager) attachOne(ctx context.Context, h *netlink.Handle, ns netns.NsHandle, n *Network, ep EndpointOptions, opts AttachOptions, i int) (Endpoint, error) {
+func (m *Manager) attachOne(ctx context.Context, h *netlink.Handle, ns netns.NsHandle, n *Network, ep EndpointOptions, opts AttachOptions, token string, i int) (Endpoint, error) {
 	e := Endpoint{Network: n.Name, ContainerID: opts.ContainerID, ContainerName: opts.ContainerName,
-		Interface: "eth" + strconv.Itoa(i), HostVeth: hostVethName(opts.ContainerID, n.Name), Aliases: ep.Aliases}
+		Interface: "eth" + strconv.Itoa(i), HostVeth: hostVethName(token, n.Name), Aliases: ep.Aliases}
 	fail := func(what string, err error) (Endpoint, error) {
 		return e, fmt.Errorf("container %s: network %s: %s: %w", opts.ContainerName, n.Name, what, err)
 	}
@@ -424,7 +424,7 @@ func (m *Manager) cleanup(ctx context.Context, rec *endpointRecord) error {
 			errs = append(errs, err)
 		}
 		if alive {
-			if err := deleteLink(hostVethName(rec.ContainerID, n)); err != nil {
+			if err := deleteLink(hostVethName(rec.Token, n)); err != nil {
 				errs = append(errs, err)
 			}
 		}

@@ -281,10 +281,12 @@ func pidStart(pid int) (uint64, error) {
 	return strconv.ParseUint(f[19], 10, 64) // field 22
 }
 
-// hostVethName is the host-side veth of a container on a network: fixed by
-// the pair, so a sweep finds it without any record.
-func hostVethName(containerID, network string) string {
-	h := sha256.Sum256([]byte(containerID + "\x00" + network))
+// hostVethName is the host-side veth of one attach (its record's token) on
+// a network: found from the intent alone, and new on every attach, so that
+// a restarted container never meets the pair of its previous run, which
+// the kernel may still be removing with the old namespace.
+func hostVethName(token, network string) string {
+	h := sha256.Sum256([]byte(token + "\x00" + network))
 	return "bv" + hex.EncodeToString(h[:6])
 }
 

@@ -241,12 +241,22 @@ func (e *env) leftovers(containers map[string][]string) []string {
 
 func (e *env) leftoversNow(containers map[string][]string) []string {
 	var out []string
+	// Veth names are per attach: look for any port left on the networks'
+	// bridges (callers check networks none of whose containers live).
 	links, _ := netlink.LinkList()
-	for _, l := range links {
-		for id, nets := range containers {
-			for _, n := range nets {
-				if l.Attrs().Name == hostVethName(id, n) {
-					out = append(out, "veth "+l.Attrs().Name)
+	for _, nets := range containers {
+		for _, name := range nets {
+			n, err := e.m.load(name)
+			if err != nil {
+				continue
+			}
+			br, err := netlink.LinkByName(n.Bridge)
+			if err != nil {
+				continue
+			}
+			for _, l := range links {
+				if l.Attrs().MasterIndex == br.Attrs().Index {
+					out = append(out, "veth "+l.Attrs().Name+" on "+n.Bridge)
 				}
 			}
 		}

@@ -361,3 +361,40 @@ func TestAttachRemakesBridge(t *testing.T) {
 		t.Errorf("the network's rules were not re-made")
 	}
 }
+
+// TestRestartReattaches: a restart policy re-attaches the same container
+// right after its previous process died, while the kernel may still be
+// removing the old namespace and its veth pair.
+func TestRestartReattaches(t *testing.T) {
+	e := newEnv(t)
+	n := e.network("p_default")
+	ctx := context.Background()
+	id := newID()
+	client := sandbox.Start(t, "sleep")
+	cid, _ := e.attach(client, "p-client-1", []EndpointOptions{{Network: n.Name}})
+	e.serveDNS(cid, client)
+	for run := range 3 {
+		web := sandbox.Start(t, "http", fmt.Sprintf("run %d", run))
+		if _, err := e.m.Attach(ctx, AttachOptions{ContainerID: id, ContainerName: "p-web-1", Pid: web.Pid,
+			Endpoints: []EndpointOptions{{Network: n.Name, Aliases: []string{"web"}}}, Ports: []PortOptions{{ContainerPort: 80}}}); err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+		if body, err := httpFrom(client, "http://web/"); body != fmt.Sprintf("run %d", run) {
+			t.Fatalf("run %d: %q, %v", run, body, err)
+		}
+		web.Kill()
+		if run < 2 {
+			if err := e.m.Detach(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// The last run was not detached (a monitor killed with its container):
+	// Sweep does it.
+	if err := e.m.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.m.readEndpoint(id); !errdefs.IsNotFound(err) {
+		t.Fatalf("record of the dead container after sweep: %v", err)
+	}
+}
