@@ -14,6 +14,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/miekg/dns"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/berthdev/berth/network/internal/sandbox"
 )
@@ -366,4 +367,57 @@ func dialFrom(c *sandbox.Container, addr string) error {
 		conn.Close()
 	}
 	return err
+}
+
+// TestLocalnetGuard: route_localnet on the bridge (needed for ports
+// published on 127.0.0.1) must not let a container reach the host's
+// loopback services (CVE-2020-8558): one that routes 127.0.0.0/8 to the
+// gateway is dropped, while the published port still works.
+func TestLocalnetGuard(t *testing.T) {
+	e := newEnv(t)
+	n := e.network("p_default")
+	l, err := net.Listen("tcp4", "127.0.0.2:0") // a host service on loopback
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	evil := sandbox.Start(t, "sleep")
+	e.attach(evil, "p-evil-1", []EndpointOptions{{Network: n.Name}})
+	err = sandbox.InNetns(evil.Pid, func() error {
+		// What a container with CAP_NET_ADMIN could do.
+		if err := os.WriteFile("/proc/sys/net/ipv4/conf/eth0/route_localnet", []byte("1"), 0o644); err != nil {
+			return err
+		}
+		eth0, err := netlink.LinkByName("eth0")
+		if err != nil {
+			return err
+		}
+		// 127.0.0.0/8 is local (table local, dev lo): keep only 127.0.0.1
+		// (its own local route stays).
+		lo, err := netlink.LinkByName("lo")
+		if err != nil {
+			return err
+		}
+		if err := netlink.RouteDel(&netlink.Route{LinkIndex: lo.Attrs().Index, Dst: &net.IPNet{IP: net.ParseIP("127.0.0.0").To4(), Mask: net.CIDRMask(8, 32)},
+			Table: unix.RT_TABLE_LOCAL, Type: unix.RTN_LOCAL, Scope: unix.RT_SCOPE_HOST}); err != nil {
+			return fmt.Errorf("del local 127/8: %w", err)
+		}
+		return netlink.RouteAdd(&netlink.Route{LinkIndex: eth0.Attrs().Index, Dst: &net.IPNet{IP: net.ParseIP("127.0.0.2").To4(), Mask: net.CIDRMask(32, 32)},
+			Gw: net.ParseIP(n.Gateway), Table: unix.RT_TABLE_MAIN})
+	})
+	if err != nil {
+		t.Skipf("cannot route loopback out of the container here: %v", err)
+	}
+	if dialFrom(evil, l.Addr().String()) == nil {
+		t.Fatalf("a container reached the host's %s", l.Addr())
+	}
 }
