@@ -89,7 +89,6 @@ func crashNote(opts MainOptions, r any) {
 const gcPercent = 50
 
 func mainRun(opts MainOptions) int {
-	debug.SetGCPercent(gcPercent)
 	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 	setComm("berth-monitor")
 

@@ -92,6 +92,9 @@ func Spawn(ctx context.Context, opts SpawnOptions) error {
 	// Marks the process as a re-exec: a test binary that failed to
 	// dispatch Arg must not run the tests (and start monitors) again.
 	env = append(env, ReexecEnv+"="+Arg)
+	// One P: the monitor is I/O-bound, and a Go process with more spends
+	// its start-up spinning threads and GC workers (CPU measured per start).
+	env = append(env, "GOMAXPROCS=1")
 	name := "berth-monitor"
 	if opts.Name != "" {
 		name += " " + opts.Name

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -103,6 +104,9 @@ func (m *monitor) supervise(ready *os.File) int {
 				if err := m.cgm.PlaceMonitor(ctx, os.Getpid()); err != nil {
 					m.log.Warn("place monitor in its cgroup", "err", err)
 				}
+				// The start is over: from now on a small heap (earlier, the
+				// lower goal only made the start collect more often).
+				debug.SetGCPercent(gcPercent)
 				go m.trimLoop()
 			}
 			m.mu.Lock()
