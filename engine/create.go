@@ -95,7 +95,8 @@ func (e *Engine) Create(ctx context.Context, spec ContainerSpec) (_ *Container, 
 	if err := os.MkdirAll(filepath.Join(dir, monitor.RootfsDir), 0o755); err != nil {
 		return nil, err
 	}
-	if err := state.WriteJSON(filepath.Join(dir, monitor.LastStateFile), &monitor.State{Version: monitor.Version, Status: monitor.StatusCreated, BootID: e.boot}, true); err != nil {
+	// Not synced: a missing state reads as "created" anyway.
+	if err := state.WriteJSON(filepath.Join(dir, monitor.LastStateFile), &monitor.State{Version: monitor.Version, Status: monitor.StatusCreated, BootID: e.boot}, false); err != nil {
 		return nil, err
 	}
 	if err := state.WriteJSON(e.configPath(id), rec, true); err != nil {
