@@ -63,6 +63,24 @@ type Options struct {
 // Engine runs containers on berth's own runtime, one monitor process per
 // running container; all state is on disk, so any berth process can act on
 // containers another started.
+//
+// On disk, per container:
+//
+//	<root>/containers/<id>/config.json   the record Create resolved (synced; written last:
+//	                                     a directory without it is being created or a leftover)
+//	<root>/containers/<id>/state.json    the last state worth a reboot (status, exit, times)
+//	<root>/containers/<id>/<id>-json.log the json-file log (+ .1 … when rotated)
+//	<root>/containers/<id>/{upper,work,merged,hosts,hostname,resolv.conf}
+//	<root>/names/<name>                  the name index: the id owning the name
+//	<run>/containers/<id>/monitor.lock   held by the monitor for its life (liveness)
+//	<run>/containers/<id>/state.json     the live state, written only by the monitor
+//	<run>/containers/<id>/ctl.sock       the monitor's control socket
+//	<run>/containers/<id>/op.lock        serialises create, start and remove
+//	<run>/events.log                     the root's event log
+//
+// Invariants: every file is written atomically (temp, rename); the live
+// state has one writer (the monitor, or the engine once the monitor is
+// gone and op.lock is held); no lock is held while a container runs.
 type Engine struct {
 	paths  state.Paths
 	images Images
