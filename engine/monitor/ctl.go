@@ -208,6 +208,7 @@ func (m *monitor) killReq(ctx context.Context, req Request) Response {
 	}
 	m.mu.Lock()
 	rs := m.cur
+	restarting := m.st.Status == StatusRestarting
 	m.st.Stopping = true
 	m.saveLocked(liveOnly)
 	m.mu.Unlock()
@@ -216,6 +217,9 @@ func (m *monitor) killReq(ctx context.Context, req Request) Response {
 	default:
 	}
 	if rs == nil {
+		if restarting {
+			return Response{} // between two runs: not restarting is the kill
+		}
 		return errResp(fmt.Errorf("container %s is not running: %w", m.cfg.Name, errdefs.ErrConflict))
 	}
 	if sig == unix.SIGKILL {
