@@ -15,6 +15,7 @@ import (
 	"github.com/berthdev/berth/engine/cgroups"
 	"github.com/berthdev/berth/engine/events"
 	"github.com/berthdev/berth/engine/image"
+	"github.com/berthdev/berth/engine/internal/inotify"
 	"github.com/berthdev/berth/engine/monitor"
 	"github.com/berthdev/berth/engine/mount"
 	"github.com/berthdev/berth/engine/state"
@@ -91,6 +92,9 @@ type Engine struct {
 	ev     *events.Log
 	self   string
 	boot   string
+	// hub is the one inotify instance of the engine's waits (WaitUntil,
+	// Logs follow): instances are few per user.
+	hub inotify.Hub
 }
 
 // New returns an engine for opts.

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 
@@ -135,6 +136,11 @@ func (e *Engine) Attach(ctx context.Context, id string, opts AttachOptions) erro
 	}
 	cl := monitor.NewClient(e.paths, rec.ID)
 	conn, br, err := cl.Attach(ctx, monitor.Request{Stdin: opts.Stdin != nil, Stdout: opts.Stdout != nil, Stderr: opts.Stderr != nil})
+	if errors.Is(err, monitor.ErrNoMonitor) || errdefs.IsConflict(err) {
+		// The run ended before the attach (run -i of a quick command):
+		// its output is in the log.
+		return e.replayLastRun(ctx, rec.ID, opts)
+	}
 	if err != nil {
 		return fmt.Errorf("container %s: attach: %w", rec.Name, err)
 	}
@@ -176,4 +182,30 @@ func (e *Engine) Attach(ctx context.Context, id string, opts AttachOptions) erro
 			return err
 		}
 	}
+}
+
+// replayLastRun writes the output of the container's last run from its log.
+func (e *Engine) replayLastRun(ctx context.Context, id string, opts AttachOptions) error {
+	c, err := e.Inspect(ctx, id)
+	if err != nil {
+		return err
+	}
+	if c.State.Running {
+		return fmt.Errorf("container %s: attach: its monitor is gone: %w", c.Name, errdefs.ErrUnavailable)
+	}
+	return e.Logs(ctx, id, LogsOptions{Tail: -1, Since: c.State.StartedAt}, func(en LogEntry) error {
+		w := opts.Stdout
+		if en.Stream == "stderr" && opts.Stderr != nil {
+			w = opts.Stderr
+		}
+		if w == nil {
+			return nil
+		}
+		line := en.Line
+		if !en.Partial {
+			line = append(line, '\n')
+		}
+		_, err := w.Write(line)
+		return err
+	})
 }

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/berthdev/berth/engine/internal/inotify"
 	"github.com/berthdev/berth/engine/monitor"
 	"golang.org/x/sys/unix"
 )
@@ -44,18 +43,22 @@ func (e *Engine) Logs(ctx context.Context, id string, opts LogsOptions, fn func(
 	keep := func(l jsonLine) bool {
 		return (opts.Since.IsZero() || !l.Time.Before(opts.Since)) && (opts.Until.IsZero() || !l.Time.After(opts.Until))
 	}
-	var w *inotify.Watcher
+	var logCh, runCh <-chan struct{}
 	if opts.Follow {
 		// Watch before reading, so nothing written in between is missed.
-		if w, err = inotify.New(); err != nil {
+		ch, stop, err := e.hub.Watch(e.paths.Container(rec.ID), unix.IN_MODIFY|unix.IN_CREATE|unix.IN_MOVED_TO|unix.IN_DELETE_SELF)
+		if err != nil {
 			return err
 		}
-		defer w.Close()
-		if _, err := w.Add(e.paths.Container(rec.ID), unix.IN_MODIFY|unix.IN_CREATE|unix.IN_MOVED_TO|unix.IN_DELETE_SELF); err != nil {
+		defer stop()
+		logCh = ch
+		ch, stop, err = e.hub.Watch(e.paths.ContainerRun(rec.ID), unix.IN_CLOSE_WRITE|unix.IN_DELETE_SELF)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
-		if _, err := w.Add(e.paths.ContainerRun(rec.ID), unix.IN_CLOSE_WRITE|unix.IN_DELETE_SELF); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
+		if stop != nil {
+			defer stop()
+			runCh = ch
 		}
 	}
 	var backlog []LogEntry
@@ -96,17 +99,14 @@ func (e *Engine) Logs(ctx context.Context, id string, opts LogsOptions, fn func(
 		if !opts.Until.IsZero() && time.Now().After(opts.Until) {
 			return nil
 		}
-		evs, err := w.Read(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
+		select {
+		case <-logCh:
+		case <-runCh:
+		case <-ctx.Done():
+			return nil
 		}
-		for _, ev := range evs {
-			if ev.Mask&unix.IN_DELETE_SELF != 0 {
-				return nil // removed
-			}
+		if _, err := os.Stat(e.paths.Container(rec.ID)); errors.Is(err, os.ErrNotExist) {
+			return nil // removed
 		}
 	}
 }

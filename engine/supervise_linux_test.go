@@ -453,4 +453,17 @@ func TestAttach(t *testing.T) {
 	if stdout.String() != "piped\n" || stderr.String() != "done\n" {
 		t.Fatalf("attach -i: stdout %q stderr %q", stdout.String(), stderr.String())
 	}
+
+	// An attach that comes after a quick run ended still gets its output.
+	s = te.spec("quick", "echo", "fast")
+	s.OpenStdin = true
+	c = te.run(s)
+	te.waitFor(c.ID, "exit", func(c *Container) bool { return !c.State.Running && !c.State.MonitorAlive })
+	stdout.Reset()
+	if err := te.Attach(ctx, c.ID, AttachOptions{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stdout}); err != nil {
+		t.Fatal(err)
+	}
+	if stdout.String() != "fast\n" {
+		t.Fatalf("attach after the end: %q", stdout.String())
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 
-	"github.com/berthdev/berth/engine/internal/inotify"
 	"github.com/berthdev/berth/engine/monitor"
 	"golang.org/x/sys/unix"
 )
@@ -54,39 +53,26 @@ func (e *Engine) WaitUntil(ctx context.Context, id string, cond func(*Container)
 	if err := os.MkdirAll(run, 0o700); err != nil {
 		return nil, err
 	}
-	w, err := inotify.New()
-	if err != nil {
-		return nil, err
-	}
-	defer w.Close()
 	// state.json is replaced by rename (IN_MOVED_TO); a monitor's exit
 	// closes monitor.lock, which it had open for writing (IN_CLOSE_WRITE);
 	// removal deletes the directories.
-	const runMask = unix.IN_MOVED_TO | unix.IN_CLOSE_WRITE | unix.IN_CREATE | unix.IN_DELETE_SELF | unix.IN_MOVE_SELF
-	if _, err := w.Add(run, runMask); err != nil {
+	runCh, stopRun, err := e.hub.Watch(run, unix.IN_MOVED_TO|unix.IN_CLOSE_WRITE|unix.IN_CREATE|unix.IN_DELETE_SELF|unix.IN_MOVE_SELF)
+	if err != nil {
 		return nil, err
 	}
-	if _, err := w.Add(e.paths.Container(rec.ID), unix.IN_MOVED_TO|unix.IN_DELETE_SELF); err != nil && !errors.Is(err, os.ErrNotExist) {
+	defer stopRun()
+	dirCh, stopDir, err := e.hub.Watch(e.paths.Container(rec.ID), unix.IN_MOVED_TO|unix.IN_DELETE_SELF)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
+	}
+	if stopDir != nil {
+		defer stopDir()
 	}
 	// Changes come from the files, and — for a container whose monitor
 	// died — from its process exiting, seen through a pidfd.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	changed := make(chan error, 1)
-	go func() {
-		for {
-			_, err := w.Read(ctx)
-			select {
-			case changed <- err:
-			case <-ctx.Done():
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
+	exited := make(chan error, 1)
 	watchedPid := 0
 	for {
 		c, err := e.Inspect(ctx, rec.ID)
@@ -99,13 +85,12 @@ func (e *Engine) WaitUntil(ctx context.Context, id string, cond func(*Container)
 		}
 		if c.State.Running && !c.State.MonitorAlive && c.State.Pid != watchedPid {
 			watchedPid = c.State.Pid
-			go watchExit(ctx, watchedPid, changed)
+			go watchExit(ctx, watchedPid, exited)
 		}
 		select {
-		case err := <-changed:
-			if err != nil {
-				return nil, err
-			}
+		case <-runCh:
+		case <-dirCh:
+		case <-exited:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}

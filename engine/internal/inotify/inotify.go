@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -76,3 +77,98 @@ func (w *Watcher) Read(ctx context.Context) ([]Event, error) {
 
 // Close releases the instance and every watch.
 func (w *Watcher) Close() error { return w.f.Close() }
+
+// Hub shares one inotify instance among many waiters (the kernel allows
+// few instances per user — 128 by default — and a scheduler may wait on
+// hundreds of containers at once). Each subscription gets a wake-up on a
+// channel when an event of its mask arrives for its path. The reading
+// goroutine runs while there are subscriptions. The zero Hub is ready.
+type Hub struct {
+	mu   sync.Mutex
+	w    *Watcher
+	subs map[int]map[*hubSub]struct{} // by watch descriptor
+	wds  map[string]int               // path → watch descriptor
+	gen  int
+}
+
+type hubSub struct {
+	mask uint32
+	ch   chan struct{}
+}
+
+// Watch subscribes to events of mask on path. The channel gets a value
+// (coalesced) after each such event, and also when the watch ends (path
+// removed). cancel ends the subscription.
+func (h *Hub) Watch(path string, mask uint32) (<-chan struct{}, func(), error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.w == nil {
+		w, err := New()
+		if err != nil {
+			return nil, nil, err
+		}
+		h.w, h.subs, h.wds = w, map[int]map[*hubSub]struct{}{}, map[string]int{}
+		h.gen++
+		go h.read(w, h.gen)
+	}
+	wd, err := h.w.Add(path, mask|unix.IN_MASK_ADD)
+	if err != nil {
+		h.closeIfIdle()
+		return nil, nil, err
+	}
+	s := &hubSub{mask: mask, ch: make(chan struct{}, 1)}
+	if h.subs[wd] == nil {
+		h.subs[wd] = map[*hubSub]struct{}{}
+	}
+	h.subs[wd][s] = struct{}{}
+	h.wds[path] = wd
+	w := h.w
+	cancel := func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.w != w {
+			return
+		}
+		delete(h.subs[wd], s)
+		if len(h.subs[wd]) == 0 {
+			delete(h.subs, wd)
+			delete(h.wds, path)
+			_, _ = unix.InotifyRmWatch(w.fd, uint32(wd))
+		}
+		h.closeIfIdle()
+	}
+	return s.ch, cancel, nil
+}
+
+// closeIfIdle closes the instance when nobody watches (h.mu held).
+func (h *Hub) closeIfIdle() {
+	if len(h.subs) == 0 && h.w != nil {
+		_ = h.w.Close()
+		h.w = nil
+	}
+}
+
+func (h *Hub) read(w *Watcher, gen int) {
+	for {
+		evs, err := w.Read(context.Background())
+		if err != nil {
+			return // closed
+		}
+		h.mu.Lock()
+		if h.gen != gen {
+			h.mu.Unlock()
+			return
+		}
+		for _, ev := range evs {
+			for s := range h.subs[ev.Watch] {
+				if ev.Mask&(s.mask|unix.IN_IGNORED) != 0 {
+					select {
+					case s.ch <- struct{}{}:
+					default:
+					}
+				}
+			}
+		}
+		h.mu.Unlock()
+	}
+}
