@@ -2,100 +2,49 @@ package network
 
 import (
 	"context"
-	"os"
-	"slices"
-	"strings"
 	"sync"
-	"unsafe"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/berthdev/berth/network/dns"
 )
 
 // recordSource gives a container's resolver the DNS records of the root:
-// every complete endpoint record, by network. It re-reads them only after
-// the endpoint table changed, which it learns from inotify: each query
-// first drains the events queued so far (one non-blocking read), and the
-// kernel queues them before the write or unlink that causes them returns,
-// so a name is gone as soon as Detach has returned. Without inotify it
-// re-reads on every query.
+// every complete endpoint record, by network. It keeps the records it
+// decoded with the generation of the endpoint table they came from, and
+// each query first reads the generation at the head of the table's two
+// files (two 32-byte reads): only a newer generation makes it decode the
+// table again. Every change of the table is written before the attach or
+// detach that makes it returns, so a name is gone as soon as Detach has
+// returned.
+//
+// It holds no inotify instance: there is one resolver per bridge-networked
+// container, and the kernel allows a user 128 instances (the default
+// fs.inotify.max_user_instances), which a 200-service stack would exhaust.
 type recordSource struct {
 	m *Manager
 
 	mu    sync.Mutex
-	dirty bool
+	have  bool
+	gen   uint64
 	byNet map[string][]dns.Record
-	fd    int // inotify, non-blocking; -1 when unavailable or closed
-	buf   []byte
-	names []string // the table's files
 }
 
-// newRecordSource watches the endpoint table until ctx is done.
-func (m *Manager) newRecordSource(ctx context.Context) *recordSource {
-	s := &recordSource{m: m, dirty: true, fd: -1}
-	dir, names := m.endpoints.files()
-	s.names = names
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return s
-	}
-	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
-	if err != nil {
-		return s
-	}
-	mask := uint32(unix.IN_CLOSE_WRITE | unix.IN_MODIFY | unix.IN_MOVED_TO | unix.IN_MOVED_FROM | unix.IN_DELETE)
-	if _, err := unix.InotifyAddWatch(fd, dir, mask); err != nil {
-		_ = unix.Close(fd)
-		return s
-	}
-	s.fd, s.buf = fd, make([]byte, 16<<10)
-	go func() {
-		<-ctx.Done()
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		_ = unix.Close(s.fd)
-		s.fd = -1
-	}()
-	return s
-}
-
-// drain reads the queued events and marks the records dirty when one is
-// about a record file. The caller holds s.mu.
-func (s *recordSource) drain() {
-	if s.fd < 0 {
-		s.dirty = true
-		return
-	}
-	for {
-		n, err := unix.Read(s.fd, s.buf)
-		if err != nil || n <= 0 {
-			if err != unix.EAGAIN {
-				s.dirty = true // unknown state: re-read
-			}
-			return
-		}
-		for off := 0; off+unix.SizeofInotifyEvent <= n; {
-			ev := (*unix.InotifyEvent)(unsafe.Pointer(&s.buf[off]))
-			end := off + unix.SizeofInotifyEvent + int(ev.Len)
-			name := strings.TrimRight(string(s.buf[off+unix.SizeofInotifyEvent:min(end, n)]), "\x00")
-			off = end
-			if ev.Mask&unix.IN_Q_OVERFLOW != 0 || slices.Contains(s.names, name) {
-				s.dirty = true
-			}
-		}
-	}
+// newRecordSource makes the record source of a container's resolver.
+func (m *Manager) newRecordSource(context.Context) *recordSource {
+	return &recordSource{m: m}
 }
 
 // Records implements dns.Source.
 func (s *recordSource) Records(network string) []dns.Record {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.drain()
-	if s.dirty {
-		s.dirty = false
+	if gen, ok := s.m.endpoints.newestGen(); !s.have || !ok || gen != s.gen {
+		d, err := s.m.endpoints.read()
+		if err != nil {
+			return s.byNet[network] // keep answering with what we had
+		}
 		s.byNet = map[string][]dns.Record{}
-		recs, _ := s.m.endpointRecords()
-		for _, r := range recs {
+		for _, id := range sortedIDs(d.Endpoints) {
+			r := d.Endpoints[id]
 			if !r.Complete {
 				continue
 			}
@@ -104,6 +53,7 @@ func (s *recordSource) Records(network string) []dns.Record {
 					Names: lowerAll(append([]string{r.Name}, e.Aliases...)), IPv4: e.IPv4, IPv6: e.IPv6})
 			}
 		}
+		s.gen, s.have = d.Gen, true
 	}
 	return s.byNet[network]
 }

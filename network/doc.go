@@ -23,7 +23,7 @@
 //	                                     command made can be found and
 //	                                     removed, then the complete record,
 //	                                     which the DNS servers answer from
-//	                                     (watched with inotify)
+//	                                     (re-read when its generation changes)
 //	/run/berth-net.lock                  machine-wide: choosing a subnet and
 //	                                     creating its bridge
 //	/run/berth-nft.lock                  machine-wide: nftables batches

@@ -139,3 +139,24 @@ func writeInPlace(path string, data []byte) error {
 func (t *table) files() (dir string, names []string) {
 	return filepath.Dir(t.base), []string{filepath.Base(t.slotPath(0)), filepath.Base(t.slotPath(1))}
 }
+
+// newestGen reads the highest generation at the head of the two files
+// without decoding them (false when neither has one). A reader that
+// decoded generation G and sees G here again knows the table is unchanged.
+func (t *table) newestGen() (uint64, bool) {
+	var best uint64
+	found := false
+	buf := make([]byte, 32)
+	for i := range 2 {
+		f, err := os.Open(t.slotPath(i))
+		if err != nil {
+			continue
+		}
+		n, _ := f.ReadAt(buf, 0)
+		_ = f.Close()
+		if g, ok := peekGen(buf[:n]); ok && (!found || g > best) {
+			best, found = g, true
+		}
+	}
+	return best, found
+}

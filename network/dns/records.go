@@ -5,7 +5,7 @@
 // host's namespace (so a host resolver on 127.0.0.53 works).
 //
 // Records come from a Source the caller provides (the network package
-// derives them from its endpoint records and watches them with inotify), so
+// derives them from its endpoint records, re-read when their generation changes), so
 // names appear when a container attaches and disappear when it detaches,
 // without signalling anyone. Answers for container
 // names have TTL 0 (the addresses change when containers are re-created);
