@@ -370,11 +370,20 @@ func runtimeMount(m Mount) runtime.Mount {
 		if mode == 0 {
 			mode = 0o1777
 		}
-		rm.Options = append(rm.Options, fmt.Sprintf("mode=%o", mode), "nosuid", "nodev")
-	default:
+		rm.Options = append(rm.Options, fmt.Sprintf("mode=%o", mode))
+		if len(m.Options) == 0 {
+			rm.Options = append(rm.Options, "nosuid", "nodev")
+		}
+	case "bind", "":
 		rm.Type = "bind"
 		rm.Options = append(rm.Options, "rbind")
+	default:
+		// A volume with its own filesystem (driver_opts type/device/o):
+		// mounted from its device in the container's namespace.
 	}
+	// The spec's own options (tmpfs flags, a volume's driver_opts o) come
+	// last, so they override the defaults above.
+	rm.Options = append(rm.Options, m.Options...)
 	if m.ReadOnly {
 		rm.Options = append(rm.Options, "ro")
 	}

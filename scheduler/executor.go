@@ -31,6 +31,8 @@ type execution struct {
 	// timeout overrides stop grace periods for recreations.
 	timeout *time.Duration
 	noStart bool
+	// renewAnon: recreated containers get new anonymous volumes.
+	renewAnon bool
 
 	mu sync.Mutex
 	// ctrs holds each service's current containers (replica number → ID),
@@ -148,8 +150,13 @@ func (x *execution) run(ctx context.Context) error {
 	})
 }
 
-// resources creates the planned networks and volumes, all at once.
+// resources checks that the external networks and volumes exist, then
+// creates the planned networks and volumes, all at once: a missing external
+// resource fails the command before anything is created.
 func (x *execution) resources(ctx context.Context) error {
+	if err := x.checkExternal(ctx); err != nil {
+		return err
+	}
 	eg, ctx := errgroup.WithContext(ctx)
 	for _, op := range x.plan.Networks {
 		eg.Go(func() error { return x.createNetwork(ctx, op) })
@@ -157,10 +164,12 @@ func (x *execution) resources(ctx context.Context) error {
 	for _, op := range x.plan.Volumes {
 		eg.Go(func() error { return x.createVolume(ctx, op) })
 	}
-	if err := eg.Wait(); err != nil {
-		return err
-	}
-	// External networks and volumes must exist.
+	return eg.Wait()
+}
+
+// checkExternal fails naming the first external network or volume that
+// does not exist, and says how to create it.
+func (x *execution) checkExternal(ctx context.Context) error {
 	for _, key := range sortedKeys(x.p.Networks) {
 		n := x.p.Networks[key]
 		if !bool(n.External) || x.s.networks == nil {
@@ -264,7 +273,7 @@ func (x *execution) spec(ctx context.Context, svc types.ServiceConfig, number in
 	if err != nil {
 		return spec, err
 	}
-	return x.s.completeSpec(ctx, x.p, svc, spec, img, x.lookup, previous)
+	return x.s.completeSpec(ctx, x.p, svc, spec, img, x.lookup, previous, x.renewAnon)
 }
 
 func (x *execution) create(ctx context.Context, op Op) error {

@@ -52,6 +52,9 @@ type CreateOptions struct {
 	// Timeout overrides stop_grace_period when containers are stopped for
 	// recreation (nil: each service's).
 	Timeout *time.Duration
+	// RenewAnonVolumes gives recreated containers new anonymous volumes
+	// instead of the previous container's (and removes the old ones).
+	RenewAnonVolumes bool
 	// DryRun plans and reports without changing anything.
 	DryRun bool
 }

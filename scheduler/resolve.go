@@ -15,7 +15,7 @@ import (
 // made by buildSpec: the networks (serviceNetworkSpec) and the mounts
 // (resolveMounts, which creates anonymous volumes and resolves binds).
 func (s *Service) completeSpec(ctx context.Context, p *types.Project, svc types.ServiceConfig, spec engine.ContainerSpec,
-	img *image.Image, lookup func(string) (string, error), previous []engine.Mount) (engine.ContainerSpec, error) {
+	img *image.Image, lookup func(string) (string, error), previous []engine.Mount, renewAnon bool) (engine.ContainerSpec, error) {
 	var err error
 	if spec.Network, err = serviceNetworkSpec(p, svc, spec.Name, lookup); err != nil {
 		return spec, fmt.Errorf("service %q: %w", svc.Name, err)
@@ -27,7 +27,7 @@ func (s *Service) completeSpec(ctx context.Context, p *types.Project, svc types.
 	if img != nil {
 		imageVolumes = img.Config.Volumes
 	}
-	mo := mountOptions{Previous: previous, Logger: s.log, VolumesFrom: func(ctx context.Context, ref string) ([]engine.Mount, error) {
+	mo := mountOptions{Previous: previous, RenewAnonVolumes: renewAnon, Logger: s.log, VolumesFrom: func(ctx context.Context, ref string) ([]engine.Mount, error) {
 		target := ref
 		if name, ok := strings.CutPrefix(ref, "container:"); ok {
 			target = name

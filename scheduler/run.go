@@ -120,7 +120,7 @@ func (s *Service) Run(ctx context.Context, p *types.Project, opts RunOptions) er
 	if err != nil {
 		return err
 	}
-	if spec, err = s.completeSpec(ctx, p, svc, spec, img, in.Lookup, nil); err != nil {
+	if spec, err = s.completeSpec(ctx, p, svc, spec, img, in.Lookup, nil, false); err != nil {
 		return err
 	}
 	if !opts.UseAliases {

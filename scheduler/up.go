@@ -115,6 +115,7 @@ func (s *Service) converge(ctx context.Context, p *types.Project, opts CreateOpt
 	}
 	x := newExecution(s, p, plan, obs, images, hashes)
 	x.timeout = opts.Timeout
+	x.renewAnon = opts.RenewAnonVolumes
 	x.noStart = noStart
 	if err := x.run(ctx); err != nil {
 		return nil, err

@@ -1,5 +1,3 @@
-//go:build berth_wip
-
 package volumes_test
 
 import (
@@ -10,12 +8,8 @@ import (
 	"testing"
 )
 
-// Tests of requirements of issue 8 that wait on the scheduler and the CLI
-// (build with -tags berth_wip to run them):
-//   - up --renew-anon-volumes must reach resolveMounts (mountOptions.
-//     RenewAnonVolumes) through scheduler.UpOptions and cmd_up.go;
-//   - the external volume check must run before Up creates anything
-//     (checkExternalVolumes in scheduler/volspec.go, before resources()).
+// up --renew-anon-volumes, and the external volume check that runs before
+// up creates anything.
 
 // TestE2ERenewAnonVolumes: up --renew-anon-volumes gives the recreated
 // container new, empty anonymous volumes and removes the old ones; named

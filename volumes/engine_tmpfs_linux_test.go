@@ -1,5 +1,3 @@
-//go:build berth_wip
-
 package volumes_test
 
 import (
@@ -13,9 +11,7 @@ import (
 )
 
 // TestLinuxTmpfsVolume: a volume made with driver_opts type=tmpfs,
-// device=tmpfs, o=size=… is a tmpfs of that size in the container. It
-// waits on engine.runtimeMount passing engine.Mount.Options (and a
-// kernel filesystem Type) on to the runtime (build with -tags berth_wip).
+// device=tmpfs, o=size=… is a tmpfs of that size in the container. .
 func TestLinuxTmpfsVolume(t *testing.T) {
 	env := newEngineEnv(t)
 	env.pull(testutil.BusyboxImage)
