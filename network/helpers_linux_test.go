@@ -33,10 +33,19 @@ func TestMain(m *testing.M) {
 	})
 }
 
+// sleepForever blocks until the process is killed. (A bare `select {}` is
+// reported as a deadlock by the runtime of a static, cgo-free binary.)
+func sleepForever() {
+	for {
+		time.Sleep(time.Hour)
+	}
+}
+
 // roleSleep is a container doing nothing.
 func roleSleep([]string) error {
 	sandbox.Ready()
-	select {}
+	sleepForever()
+	return nil
 }
 
 // roleHTTP serves its first argument as the body of every page on :80.
@@ -65,7 +74,8 @@ func roleBind53([]string) error {
 	}
 	defer l.Close()
 	sandbox.Ready()
-	select {}
+	sleepForever()
+	return nil
 }
 
 // roleSink accepts TCP connections on :5001 and discards what they send,
@@ -106,7 +116,8 @@ func roleAttach([]string) error {
 		return err
 	}
 	fmt.Println("attached")
-	select {}
+	sleepForever()
+	return nil
 }
 
 // env is one test's berth root and manager, in the sandbox.
