@@ -200,6 +200,10 @@ func (e *Engine) removeStopped(ctx context.Context, rec *record) error {
 		return fmt.Errorf("container %s: %w", rec.Name, err)
 	}
 	e.event(e.container(rec, observed{st: monitor.State{Status: monitor.StatusExited}}), "destroy", nil)
+	if e.cg != nil {
+		// The last container gone: no `berth` cgroup left behind.
+		e.cg.RemoveParentIfUnused()
+	}
 	return nil
 }
 

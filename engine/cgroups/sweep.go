@@ -111,9 +111,29 @@ func (m *Manager) PlaceMonitor(ctx context.Context, pid int) error {
 		if err != nil {
 			return err
 		}
-		if err := libcg.WriteCgroupProc(d, pid); err != nil {
+		err = libcg.WriteCgroupProc(d, pid)
+		if err != nil && isNotExist(err) {
+			// Removed meanwhile by RemoveParentIfUnused: make it again.
+			if d, err = m.makeLeaf(b, rel, ctrls, false); err == nil {
+				err = libcg.WriteCgroupProc(d, pid)
+			}
+		}
+		if err != nil {
 			return fmt.Errorf("cgroup %s: place monitor pid %d: %w", d, pid, err)
 		}
 	}
 	return nil
+}
+
+// RemoveParentIfUnused removes the monitors' leaf and the berth parent in
+// every hierarchy when nothing uses them any more (no monitor in the leaf,
+// no project under the parent), so that the last `down` leaves no `berth`
+// cgroup behind. A cgroup in use makes rmdir fail with EBUSY or ENOTEMPTY,
+// which is the answer "still used": it is best effort and never an error.
+// A concurrent Create or PlaceMonitor re-makes what it needs.
+func (m *Manager) RemoveParentIfUnused() {
+	for _, b := range m.bases() {
+		_ = m.sys.rmdir(filepath.Join(b, m.parent, monitorsName))
+		_ = m.sys.rmdir(filepath.Join(b, m.parent))
+	}
 }

@@ -124,7 +124,10 @@ func roundTrip(conn net.Conn, br *bufio.Reader, req Request) (*Response, error) 
 		return nil, err
 	}
 	if _, err := conn.Write(append(data, '\n')); err != nil {
-		return nil, fmt.Errorf("monitor: send %s: %w", req.Op, err)
+		// EPIPE or ECONNRESET: the monitor closed its end, as it does
+		// when it exits right after the container: the caller re-reads
+		// the state, as after a read failure below.
+		return nil, fmt.Errorf("monitor: send %s: %w (%v)", req.Op, ErrNoMonitor, err)
 	}
 	line, err := br.ReadBytes('\n')
 	if err != nil {
