@@ -254,16 +254,7 @@ func (c *cli) runImageInspect(ctx context.Context, format string, refs []string)
 		}
 		docs = append(docs, doc)
 	}
-	if format == "" || format == "json" {
-		if docs == nil {
-			docs = []any{}
-		}
-		b, err := json.MarshalIndent(docs, "", "    ")
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(c.stdout, "%s\n", b)
-	} else if err := writeTemplate(c.stdout, format, docs, nil); err != nil {
+	if err := printInspect(c.stdout, format, docs); err != nil {
 		return err
 	}
 	return errors.Join(errs...)

@@ -224,23 +224,8 @@ func (c *cli) runNetworkInspect(ctx context.Context, format string, names []stri
 		}
 		found = append(found, toInspectNetwork(n))
 	}
-	if format == "" || format == "json" {
-		b, err := json.MarshalIndent(found, "", "    ")
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(c.stdout, "%s\n", b)
-	} else {
-		tmpl, err := template.New("").Funcs(templateFuncs).Parse(format)
-		if err != nil {
-			return invalidArgument("template parsing error: %v", err)
-		}
-		for _, n := range found {
-			if err := tmpl.Execute(c.stdout, n); err != nil {
-				return invalidArgument("template: %v", err)
-			}
-			fmt.Fprintln(c.stdout)
-		}
+	if err := printInspect(c.stdout, format, found); err != nil {
+		return err
 	}
 	return errors.Join(errs...)
 }

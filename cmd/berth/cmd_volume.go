@@ -3,14 +3,12 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"text/template"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -188,26 +186,8 @@ func (c *cli) runVolumeInspect(ctx context.Context, format string, names []strin
 		}
 		found = append(found, toInspect(v))
 	}
-	if format == "" || format == "json" {
-		if found == nil {
-			found = []inspectVolume{}
-		}
-		b, err := json.MarshalIndent(found, "", "    ")
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(c.stdout, "%s\n", b)
-	} else {
-		tmpl, err := template.New("").Funcs(templateFuncs).Parse(format)
-		if err != nil {
-			return invalidArgument("template parsing error: %v", err)
-		}
-		for _, v := range found {
-			if err := tmpl.Execute(c.stdout, v); err != nil {
-				return invalidArgument("template: %v", err)
-			}
-			fmt.Fprintln(c.stdout)
-		}
+	if err := printInspect(c.stdout, format, found); err != nil {
+		return err
 	}
 	return errors.Join(errs...)
 }
