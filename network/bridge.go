@@ -221,3 +221,36 @@ func readSysctl(key string) (string, error) {
 	b, err := os.ReadFile(filepath.Join("/proc/sys/net", key))
 	return strings.TrimSpace(string(b)), err
 }
+
+// deletePorts deletes the host veth ends still enslaved to bridge. A
+// detached container's veth pair goes with its network namespace, but the
+// kernel tears namespaces down asynchronously: without this a `down` could
+// return while a `bv…` link of the project still showed in `ip link`. It
+// runs once per network removal, never on the attach/detach path.
+func deletePorts(bridge string) error {
+	br, err := netlink.LinkByName(bridge)
+	if err != nil {
+		var nf netlink.LinkNotFoundError
+		if errors.As(err, &nf) {
+			return nil
+		}
+		return err
+	}
+	links, err := netlink.LinkList()
+	if err != nil {
+		return err
+	}
+	for _, l := range links {
+		a := l.Attrs()
+		if a.MasterIndex != br.Attrs().Index || !strings.HasPrefix(a.Name, "bv") {
+			continue
+		}
+		if err := netlink.LinkDel(l); err != nil && !errors.Is(err, unix.ENODEV) && !errors.Is(err, unix.ENOENT) {
+			var nf netlink.LinkNotFoundError
+			if !errors.As(err, &nf) {
+				return fmt.Errorf("delete %s: %w", a.Name, err)
+			}
+		}
+	}
+	return nil
+}
