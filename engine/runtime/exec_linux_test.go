@@ -191,9 +191,21 @@ func TestLinuxInitReapsAndForwards(t *testing.T) {
 	}
 	defer r.Close()
 	time.Sleep(400 * time.Millisecond)
-	out, _ := execOut(t, p.Pid, execConfig(cfg, "ps", "-o", "pid,stat,comm"))
-	if strings.Contains(out, " Z ") {
-		t.Errorf("zombie left:\n%s", out)
+	// A zombie whose parent is the init (PID 1) is the failure; the
+	// shell's own `sleep 0.05` children are zombies for a moment until the
+	// shell waits for them, which a loaded machine can catch, so look a
+	// few times.
+	var out string
+	for try := 0; ; try++ {
+		out, _ = execOut(t, p.Pid, execConfig(cfg, "ps", "-o", "pid,ppid,stat,comm"))
+		if !initZombie(out) {
+			break
+		}
+		if try == 10 {
+			t.Errorf("zombie left with the init as parent:\n%s", out)
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	if !strings.Contains(out, "    1 ") {
 		t.Errorf("ps:\n%s", out)
@@ -257,4 +269,16 @@ func TestLinuxHandlesSignal(t *testing.T) {
 	if _, err := HandlesSignal(1<<30, syscall.SIGTERM); err == nil {
 		t.Fatal("no error for a missing process")
 	}
+}
+
+// initZombie reports whether ps output (pid,ppid,stat,comm) lists a zombie
+// whose parent is PID 1.
+func initZombie(ps string) bool {
+	for _, line := range strings.Split(ps, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 3 && f[1] == "1" && strings.HasPrefix(f[2], "Z") {
+			return true
+		}
+	}
+	return false
 }
