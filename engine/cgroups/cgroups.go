@@ -368,7 +368,11 @@ func (m *Manager) Load(project, id string) (*Cgroup, error) {
 }
 
 // isNotExist is true for ENOENT, however wrapped.
-func isNotExist(err error) bool { return errors.Is(err, os.ErrNotExist) }
+// isNotExist reports a missing cgroup: ENOENT, or ENODEV, which cgroupfs
+// answers for a file of a cgroup being removed at that moment.
+func isNotExist(err error) bool {
+	return errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ENODEV)
+}
 
 // ctxErr wraps a context error with what was being waited for.
 func ctxErr(ctx context.Context, what string) error {
