@@ -1,6 +1,7 @@
 package cgroups
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -8,6 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	libcg "github.com/opencontainers/cgroups"
 )
@@ -133,7 +137,20 @@ func (m *Manager) PlaceMonitor(ctx context.Context, pid int) error {
 // A concurrent Create or PlaceMonitor re-makes what it needs.
 func (m *Manager) RemoveParentIfUnused() {
 	for _, b := range m.bases() {
-		_ = m.sys.rmdir(filepath.Join(b, m.parent, monitorsName))
+		mon := filepath.Join(b, m.parent, monitorsName)
+		// A monitor that just exited may still be an unreaped zombie in
+		// its cgroup (EBUSY) although cgroup.procs lists nobody: give it a
+		// few milliseconds. A live monitor is listed: no wait then.
+		for try := 0; try < 10; try++ {
+			err := m.sys.rmdir(mon)
+			if !errors.Is(err, unix.EBUSY) {
+				break
+			}
+			if procs, rerr := os.ReadFile(filepath.Join(mon, "cgroup.procs")); rerr != nil || len(bytes.TrimSpace(procs)) > 0 {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
 		_ = m.sys.rmdir(filepath.Join(b, m.parent))
 	}
 }
