@@ -84,7 +84,7 @@ func (c *cli) newImageLsCommand() *cobra.Command {
 	f.BoolVarP(&o.all, "all", "a", false, "Show all images (default hides intermediate images)")
 	f.BoolVar(&o.digests, "digests", false, "Show digests")
 	f.StringArrayVarP(&o.filters, "filter", "f", nil, "Filter output based on conditions provided")
-	f.StringVar(&o.format, "format", "", "Format output using a custom template:\n'table': Print output in table format with column headers (default)\n'table TEMPLATE': Print output in table format using the given Go template\n'json': Print in JSON format\n'TEMPLATE': Print output using the given Go template")
+	f.StringVar(&o.format, "format", "", formatHelpList)
 	f.BoolVar(&o.noTrunc, "no-trunc", false, "Don't truncate output")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "Only show image IDs")
 	return cmd
@@ -179,7 +179,7 @@ func (c *cli) newImageInspectCommand() *cobra.Command {
 			return c.runImageInspect(cmd.Context(), format, args)
 		},
 	}
-	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a custom template:\n'json': Print in JSON format\n'TEMPLATE': Print output using the given Go template")
+	cmd.Flags().StringVarP(&format, "format", "f", "", formatHelpInspect)
 	return cmd
 }
 

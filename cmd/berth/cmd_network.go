@@ -202,7 +202,7 @@ func (c *cli) newNetworkInspectCommand() *cobra.Command {
 			return c.runNetworkInspect(cmd.Context(), format, args)
 		},
 	}
-	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a custom template:\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template")
+	cmd.Flags().StringVarP(&format, "format", "f", "", formatHelpInspect)
 	return cmd
 }
 
@@ -250,7 +250,7 @@ func (c *cli) newNetworkLsCommand() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringArrayVarP(&o.filters, "filter", "f", nil, "Provide filter values (e.g. \"driver=bridge\")")
-	f.StringVar(&o.format, "format", "", "Format output using a custom template:\n'table':            Print output in table format with column headers (default)\n'table TEMPLATE':   Print output in table format using the given Go template\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template")
+	f.StringVar(&o.format, "format", "", formatHelpList)
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "Only display network IDs")
 	f.BoolVar(&o.noTrunc, "no-trunc", false, "Do not truncate the output")
 	return cmd

@@ -38,7 +38,7 @@ func (c *cli) newPsCommand() *cobra.Command {
 	f.BoolVar(&o.services, "services", false, "Display services")
 	f.StringArrayVar(&o.status, "status", nil, "Filter services by status. Values: [paused | restarting | removing | running | dead | created | exited]")
 	f.StringVar(&o.filter, "filter", "", "Filter services by a property (supported filters: status)")
-	f.StringVar(&o.format, "format", "table", "Format output using a custom template:\n'table':            Print output in table format with column headers (default)\n'table TEMPLATE':   Print output in table format using the given Go template\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template")
+	f.StringVar(&o.format, "format", "table", formatHelpList)
 	f.BoolVar(&o.noTrunc, "no-trunc", false, "Don't truncate output")
 	f.BoolVar(&o.orphans, "orphans", true, "Include orphaned services (not declared by project)")
 	return cmd

@@ -70,7 +70,7 @@ func (c *cli) newSystemDfCommand() *cobra.Command {
 			return c.runSystemDf(cmd.Context(), o)
 		},
 	}
-	cmd.Flags().StringVar(&o.format, "format", "", "Format output using a custom template:\n'table': Print output in table format with column headers (default)\n'table TEMPLATE': Print output in table format using the given Go template\n'json': Print in JSON format\n'TEMPLATE': Print output using the given Go template")
+	cmd.Flags().StringVar(&o.format, "format", "", formatHelpList)
 	cmd.Flags().BoolVarP(&o.verbose, "verbose", "v", false, "Show detailed information on space usage")
 	return cmd
 }

@@ -164,7 +164,7 @@ func (c *cli) newVolumeInspectCommand() *cobra.Command {
 			return c.runVolumeInspect(cmd.Context(), format, args)
 		},
 	}
-	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a custom template:\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template")
+	cmd.Flags().StringVarP(&format, "format", "f", "", formatHelpInspect)
 	return cmd
 }
 
@@ -211,7 +211,7 @@ func (c *cli) newVolumeLsCommand() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringArrayVarP(&o.filters, "filter", "f", nil, "Provide filter values (e.g. \"dangling=true\")")
-	f.StringVar(&o.format, "format", "", "Format output using a custom template:\n'table':            Print output in table format with column headers (default)\n'table TEMPLATE':   Print output in table format using the given Go template\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template")
+	f.StringVar(&o.format, "format", "", formatHelpList)
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "Only display volume names")
 	return cmd
 }

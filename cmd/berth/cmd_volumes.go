@@ -30,7 +30,7 @@ func (c *cli) newVolumesCommand() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "Only display volume names")
-	f.StringVar(&o.format, "format", "table", "Format output using a custom template:\n'table':            Print output in table format with column headers (default)\n'table TEMPLATE':   Print output in table format using the given Go template\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template")
+	f.StringVar(&o.format, "format", "table", formatHelpList)
 	return cmd
 }
 

@@ -6,6 +6,12 @@ import (
 	"io"
 )
 
+// The --format help of list and inspect commands, as docker prints it.
+const (
+	formatHelpList    = "Format output using a custom template:\n'table':            Print output in table format with column headers (default)\n'table TEMPLATE':   Print output in table format using the given Go template\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template"
+	formatHelpInspect = "Format output using a custom template:\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template"
+)
+
 // printInspect prints the documents of an `inspect` command as docker
 // does: an indented JSON array by default (or with --format json, `[]` when
 // nothing was found), else each document through the --format template.
