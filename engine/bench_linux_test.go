@@ -19,14 +19,14 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// benchEngine is newTestEngine for a benchmark. Monitors and inits are
-// the berth binary (bin/berth, built by `task bench`; BERTH_BIN overrides)
-// when there is one — what users run — else this test binary.
+// benchEngine is newTestEngine for a benchmark. Monitors (and through
+// them inits) are what users run: bin/berth-monitor, built by `task bench`
+// beside bin/berth-init (BERTH_BIN overrides), else this test binary.
 func benchEngine(b *testing.B) *testEngine {
 	te := newTestEngine(b)
 	bin := os.Getenv("BERTH_BIN")
 	if bin == "" {
-		bin, _ = filepath.Abs("../bin/berth")
+		bin, _ = filepath.Abs("../bin/berth-monitor")
 	}
 	if _, err := os.Stat(bin); err == nil {
 		te.self = bin

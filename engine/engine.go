@@ -16,6 +16,7 @@ import (
 	"github.com/berthdev/berth/engine/events"
 	"github.com/berthdev/berth/engine/image"
 	"github.com/berthdev/berth/engine/internal/inotify"
+	"github.com/berthdev/berth/engine/internal/sibling"
 	"github.com/berthdev/berth/engine/monitor"
 	"github.com/berthdev/berth/engine/mount"
 	"github.com/berthdev/berth/engine/state"
@@ -55,9 +56,10 @@ type Options struct {
 	Networker Networker
 	// Logger gets diagnostics; nil discards them.
 	Logger *slog.Logger
-	// Self is the berth binary monitors and inits re-exec; "" means
-	// /proc/self/exe (tests: the test binary, which must dispatch
-	// monitor.Arg and runtime.InitArg in TestMain).
+	// Self is the binary run as each container's monitor; "" means
+	// berth-monitor beside the running executable, else /proc/self/exe
+	// (tests: the test binary, which must dispatch monitor.Arg and
+	// runtime.InitArg in TestMain).
 	Self string
 }
 
@@ -118,9 +120,13 @@ func New(opts Options) (*Engine, error) {
 			return nil, fmt.Errorf("engine: %w", err)
 		}
 	}
+	self := opts.Self
+	if self == "" {
+		self = sibling.Find(sibling.Monitor)
+	}
 	e := &Engine{
 		paths: opts.Paths, images: opts.Images, snaps: opts.Snapshotter, cg: cg,
-		net: opts.Networker, log: log, ev: events.New(opts.Paths.Run), self: opts.Self,
+		net: opts.Networker, log: log, ev: events.New(opts.Paths.Run), self: self,
 		boot: monitor.BootID(),
 	}
 	// The image store must not collect what containers use.

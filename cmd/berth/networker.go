@@ -1,9 +1,9 @@
 package main
 
 import (
-	"github.com/berthdev/berth/cmd/berth/internal/netadapter"
 	"github.com/berthdev/berth/engine"
 	"github.com/berthdev/berth/engine/monitor"
+	"github.com/berthdev/berth/internal/netadapter"
 )
 
 // networker adapts the network manager to the engine's and the monitor's

@@ -17,6 +17,7 @@ import (
 
 	"github.com/berthdev/berth/engine/cgroups"
 	"github.com/berthdev/berth/engine/events"
+	"github.com/berthdev/berth/engine/internal/sibling"
 	"github.com/berthdev/berth/engine/netspec"
 	"github.com/berthdev/berth/engine/state"
 	"github.com/containerd/errdefs"
@@ -42,8 +43,8 @@ type MainOptions struct {
 	// Logger gets diagnostics; nil writes warnings to monitor.log in the
 	// container's directory.
 	Logger *slog.Logger
-	// Self is the binary the runtime re-execs for the init; "" is
-	// /proc/self/exe.
+	// Self is the binary the runtime runs as the container's init; ""
+	// is berth-init beside the monitor's executable, else /proc/self/exe.
 	Self string
 }
 
@@ -175,7 +176,7 @@ func newMonitor(opts MainOptions) (_ *monitor, err error) {
 		run:     opts.Paths.ContainerRun(opts.ID),
 		net:     opts.Networker,
 		log:     opts.Logger,
-		self:    opts.Self,
+		self:    initBinary(opts.Self),
 		ev:      events.New(opts.Paths.Run),
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
@@ -304,4 +305,14 @@ func (m *monitor) event(action string, extra map[string]string) {
 	if err := m.ev.Append(events.Event{Action: action, ID: m.id, Attributes: attrs}); err != nil {
 		m.log.Warn("event", "action", action, "err", err)
 	}
+}
+
+// initBinary is the init the runtime runs: self when set, else berth-init
+// beside the monitor ("" when there is none: the runtime re-execs the
+// monitor's own binary).
+func initBinary(self string) string {
+	if self != "" {
+		return self
+	}
+	return sibling.Find(sibling.Init)
 }

@@ -22,16 +22,17 @@ func RepoRoot() string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", "..", ".."))
 }
 
-// Build compiles ./cmd/berth into dir and returns the binary's path.
+// Build compiles ./cmd/berth and its helpers (berth-monitor, berth-init)
+// into dir and returns the berth binary's path.
 func Build(dir string) (string, error) {
-	bin := filepath.Join(dir, "berth")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/berth")
+	// The helpers beside berth, as `task build` installs them.
+	cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/berth", "./cmd/berth-monitor", "./cmd/berth-init")
 	cmd.Dir = RepoRoot()
 	cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/berth: %v\n%s", err, out)
+		return "", fmt.Errorf("go build ./cmd/berth and its helpers: %v\n%s", err, out)
 	}
-	return bin, nil
+	return filepath.Join(dir, "berth"), nil
 }
 
 // Berth runs the binary against one root and project.

@@ -15,8 +15,8 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/berthdev/berth/cmd/berth/internal/netadapter"
 	"github.com/berthdev/berth/engine/monitor"
+	"github.com/berthdev/berth/internal/netadapter"
 	"github.com/berthdev/berth/network"
 )
 
