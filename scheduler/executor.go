@@ -150,11 +150,21 @@ func (x *execution) run(ctx context.Context) error {
 	})
 }
 
-// resources checks that the external networks and volumes exist, then
-// creates the planned networks and volumes, all at once: a missing external
-// resource fails the command before anything is created.
+// resources checks that the external networks and volumes exist, stops
+// or removes the containers in the way of a network or volume being
+// recreated, then makes the planned networks and volumes, all at once: a
+// missing external resource fails the command before anything is changed.
 func (x *execution) resources(ctx context.Context) error {
 	if err := x.checkExternal(ctx); err != nil {
+		return err
+	}
+	err := x.parallel(ctx, x.plan.Detach, func(ctx context.Context, op Op) error {
+		if op.Kind == OpRemoveContainer {
+			return x.remove(ctx, op)
+		}
+		return x.stop(ctx, op)
+	})
+	if err != nil {
 		return err
 	}
 	eg, ctx := errgroup.WithContext(ctx)
@@ -276,15 +286,25 @@ func (x *execution) spec(ctx context.Context, svc types.ServiceConfig, number in
 	return x.s.completeSpec(ctx, x.p, svc, spec, img, x.lookup, previous, x.renewAnon)
 }
 
+// create makes a new container. When op.Container is set (a container
+// removed so that a volume could be recreated), the new one takes over its
+// anonymous volumes, as a recreation does.
 func (x *execution) create(ctx context.Context, op Op) error {
 	res := containerRes(op.Name)
 	x.s.events.working(res, "Creating")
 	svc := x.p.Services[op.Service]
-	spec, err := x.spec(ctx, svc, op.Number, op.Name, nil)
+	var previous []engine.Mount
+	if op.Container != nil {
+		if old := x.observed[op.Container.ID]; old != nil {
+			previous = old.Spec.Mounts
+		}
+	}
+	spec, err := x.spec(ctx, svc, op.Number, op.Name, previous)
 	if err == nil {
 		var c *engine.Container
 		if c, err = x.s.engine.Create(ctx, spec); err == nil {
 			x.setContainer(op.Service, op.Number, c.ID, c.Name)
+			x.s.removeAnonymousVolumes(ctx, previous, spec.Mounts)
 			x.s.events.done(res, "Created")
 			return nil
 		}
@@ -425,6 +445,15 @@ func (x *execution) createNetwork(ctx context.Context, op Op) error {
 		if spec.Name != op.Name {
 			continue
 		}
+		if op.Kind == OpRecreateNetwork {
+			// docker compose reports the removal as done, then the creation.
+			if err := x.s.networks.Remove(ctx, op.Name); err != nil {
+				err = fmt.Errorf("network %s: remove it to recreate it: %w", op.Name, err)
+				x.s.events.fail(res, err)
+				return err
+			}
+			x.s.events.done(res, "Removed")
+		}
 		x.s.events.working(res, "Creating")
 		if _, err := x.s.networks.Create(ctx, spec); err != nil {
 			err = fmt.Errorf("network %s: %w", op.Name, err)
@@ -441,6 +470,16 @@ func (x *execution) createVolume(ctx context.Context, op Op) error {
 	res := volumeRes(op.Name)
 	if err := x.s.need("volume manager", x.s.volumes != nil); err != nil {
 		return err
+	}
+	if op.Kind == OpRecreateVolume {
+		// Its containers are gone (Plan.Detach); Remove still refuses a
+		// volume some other container mounts.
+		if err := x.s.volumes.Remove(ctx, op.Name, false); err != nil {
+			err = fmt.Errorf("volume %s: remove it to recreate it: %w", op.Name, err)
+			x.s.events.fail(res, err)
+			return err
+		}
+		x.s.events.done(res, "Removed")
 	}
 	x.s.events.working(res, "Creating")
 	v := x.p.Volumes[op.Key]

@@ -39,6 +39,10 @@ type ObservedContainer struct {
 	ExitCode int
 	Created  time.Time
 	Labels   map[string]string
+	// Networks are the networks the container joins (real names, from its
+	// spec); Volumes the named volumes it mounts.
+	Networks []string
+	Volumes  []string
 }
 
 // Running reports whether the container's process is up (paused and
@@ -83,6 +87,16 @@ func observedFromContainer(c *engine.Container) ObservedContainer {
 	}
 	if c.State.Health != nil {
 		oc.Health = c.State.Health.Status
+	}
+	if c.Spec.Network.Mode == "" || c.Spec.Network.Mode == "bridge" {
+		for _, i := range c.Spec.Network.Interfaces {
+			oc.Networks = append(oc.Networks, i.Network)
+		}
+	}
+	for _, m := range c.Spec.Mounts {
+		if m.Volume != "" {
+			oc.Volumes = append(oc.Volumes, m.Volume)
+		}
 	}
 	return oc
 }

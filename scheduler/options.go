@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"context"
 	"io"
 	"time"
 
@@ -57,6 +58,14 @@ type CreateOptions struct {
 	RenewAnonVolumes bool
 	// DryRun plans and reports without changing anything.
 	DryRun bool
+	// AssumeYes answers yes to every question (-y): a volume whose
+	// configuration changed in the compose file is recreated, its data
+	// lost.
+	AssumeYes bool
+	// Confirm asks the user a yes-or-no question (the answer is no unless
+	// they say yes); it is only called without AssumeYes. nil: nothing is
+	// asked, the answer is no and a warning says how to say yes.
+	Confirm func(ctx context.Context, question string) (bool, error)
 }
 
 // StartOptions are the start and attach knobs of up.

@@ -30,6 +30,13 @@ const (
 	OpRemoveContainer
 	// OpKeep records an up-to-date container left as it is.
 	OpKeep
+	// OpRecreateNetwork removes a network whose configuration changed and
+	// creates it again (its containers are stopped first: Plan.Detach).
+	OpRecreateNetwork
+	// OpRecreateVolume removes a volume whose configuration changed, with
+	// its data, and creates it again (only when the user agreed; its
+	// containers are removed first: Plan.Detach).
+	OpRecreateVolume
 )
 
 // String returns the operation's name as plans print it.
@@ -51,6 +58,10 @@ func (k OpKind) String() string {
 		return "RemoveContainer"
 	case OpKeep:
 		return "Keep"
+	case OpRecreateNetwork:
+		return "RecreateNetwork"
+	case OpRecreateVolume:
+		return "RecreateVolume"
 	}
 	return "Op(" + strconv.Itoa(int(k)) + ")"
 }
@@ -83,11 +94,16 @@ type ServicePlan struct {
 	Ops     []Op
 }
 
-// Plan is what Up will do. Networks and volumes come first, then services
-// in dependency order (each service's start waits for its dependencies),
-// then orphans.
+// Plan is what Up will do. Networks and volumes come first (after the
+// containers in the way of a network or volume being recreated are
+// stopped or removed), then services in dependency order (each service's
+// start waits for its dependencies), then orphans.
 type Plan struct {
-	Project  string
+	Project string
+	// Detach stops the containers joined to a network being recreated and
+	// removes those that mount a volume being recreated (their anonymous
+	// volumes are kept for their replacements).
+	Detach   []Op
 	Networks []Op
 	Volumes  []Op
 	Services []ServicePlan
@@ -101,7 +117,7 @@ type Plan struct {
 
 // Empty reports whether the plan changes nothing.
 func (p *Plan) Empty() bool {
-	if len(p.Networks)+len(p.Volumes)+len(p.Orphans) > 0 {
+	if len(p.Detach)+len(p.Networks)+len(p.Volumes)+len(p.Orphans) > 0 {
 		return false
 	}
 	for _, sp := range p.Services {
@@ -116,7 +132,7 @@ func (p *Plan) Empty() bool {
 
 // Ops returns every operation in plan order.
 func (p *Plan) Ops() []Op {
-	ops := slices.Concat(p.Networks, p.Volumes)
+	ops := slices.Concat(p.Detach, p.Networks, p.Volumes)
 	for _, sp := range p.Services {
 		ops = append(ops, sp.Ops...)
 	}
@@ -155,6 +171,10 @@ type PlanOptions struct {
 	RemoveOrphans bool
 	// NoStart plans creations only.
 	NoStart bool
+	// RecreateVolumes are the volumes (real names) whose configuration
+	// changed and that the user agreed to recreate, losing their data
+	// (see DivergedVolumes); a diverged volume not listed is kept as it is.
+	RecreateVolumes []string
 }
 
 // Desired is the project with what the planner needs beyond it, computed
@@ -174,39 +194,21 @@ func MakePlan(d Desired, obs *Observed, opts PlanOptions) (*Plan, error) {
 	p := d.Project
 	plan := &Plan{Project: p.Name}
 
-	for _, key := range sortedKeys(p.Networks) {
-		n := p.Networks[key]
-		if bool(n.External) {
-			continue
-		}
-		if _, ok := obs.Networks[n.Name]; !ok {
-			plan.Networks = append(plan.Networks, Op{Kind: OpCreateNetwork, Resource: "network:" + key,
-				Name: n.Name, Key: key, Cause: "not found"})
-		}
+	r := &reconciler{
+		desired:   d,
+		opts:      opts,
+		observed:  obs.byService(),
+		recreated: map[string]bool{},
+		stopped:   map[string]string{},
+		removed:   map[string]string{},
 	}
-	for _, key := range sortedKeys(p.Volumes) {
-		v := p.Volumes[key]
-		if bool(v.External) {
-			continue
-		}
-		if _, ok := obs.Volumes[v.Name]; !ok {
-			plan.Volumes = append(plan.Volumes, Op{Kind: OpCreateVolume, Resource: "volume:" + key,
-				Name: v.Name, Key: key, Cause: "not found"})
-		}
-	}
+	r.resources(plan, obs)
 
 	order, err := serviceOrder(p)
 	if err != nil {
 		return nil, err
 	}
-	byService := obs.byService()
-	r := &reconciler{
-		desired:   d,
-		opts:      opts,
-		observed:  byService,
-		recreated: map[string]bool{},
-		stopped:   map[string]string{},
-	}
+	byService := r.observed
 	for _, name := range order {
 		sp, err := r.service(p.Services[name])
 		if err != nil {
@@ -242,8 +244,12 @@ type reconciler struct {
 	// recreated is the set of services with a container being recreated.
 	recreated map[string]bool
 	// stopped maps the ID of a container stopped by an earlier step (a
-	// dependency being recreated) to the service that caused it.
+	// dependency or a network being recreated) to why it starts again.
 	stopped map[string]string
+	// removed maps the ID of a container removed before the networks and
+	// volumes are made (a volume it mounts is recreated) to why it is
+	// created again.
+	removed map[string]string
 }
 
 func (r *reconciler) strategy(svc string) string {
@@ -314,6 +320,21 @@ func (r *reconciler) service(s types.ServiceConfig) (ServicePlan, error) {
 	var removes, recreates, creates, starts []Op
 	for i, c := range containers {
 		c := c
+		if cause := r.removed[c.ID]; cause != "" {
+			// Removed with Plan.Detach: made again (inheriting its
+			// anonymous volumes) unless scaled away.
+			if i < expected {
+				name := compose.ServiceContainerName(project.Name, s, c.Number)
+				creates = append(creates, Op{Kind: OpCreateContainer, Resource: res(c.Number), Name: name,
+					Service: s.Name, Number: c.Number, Container: &c, Cause: cause})
+				if !r.opts.NoStart {
+					starts = append(starts, Op{Kind: OpStartContainer, Resource: res(c.Number), Name: name,
+						Service: s.Name, Number: c.Number, Cause: "created"})
+				}
+				r.recreated[s.Name] = true
+			}
+			continue
+		}
 		if i >= expected {
 			removes = append(removes, Op{Kind: OpRemoveContainer, Resource: res(c.Number), Name: c.Name,
 				Service: s.Name, Number: c.Number, Container: &c, Cause: "scale down"})
@@ -332,8 +353,7 @@ func (r *reconciler) service(s types.ServiceConfig) (ServicePlan, error) {
 		switch {
 		case r.stopped[c.ID] != "" && !r.opts.NoStart:
 			starts = append(starts, Op{Kind: OpStartContainer, Resource: res(c.Number), Name: c.Name,
-				Service: s.Name, Number: c.Number, Container: &c,
-				Cause: "restart after dependency " + r.stopped[c.ID] + " was recreated"})
+				Service: s.Name, Number: c.Number, Container: &c, Cause: r.stopped[c.ID]})
 		case !c.Running() && !r.opts.NoStart:
 			starts = append(starts, Op{Kind: OpStartContainer, Resource: res(c.Number), Name: c.Name,
 				Service: s.Name, Number: c.Number, Container: &c, Cause: notRunningCause(c)})
@@ -367,14 +387,14 @@ func (r *reconciler) service(s types.ServiceConfig) (ServicePlan, error) {
 	// containers are replaced, and started again after it (their own
 	// step plans the start).
 	var stops []Op
-	if len(recreates) > 0 {
+	if r.recreated[s.Name] {
 		for _, dep := range dependents(project, s.Name, func(d types.ServiceDependency) bool { return d.Restart }) {
 			for _, c := range r.observed[dep] {
-				if _, done := r.stopped[c.ID]; done || !c.Running() {
+				if _, done := r.stopped[c.ID]; done || r.removed[c.ID] != "" || !c.Running() {
 					continue
 				}
 				c := c
-				r.stopped[c.ID] = s.Name
+				r.stopped[c.ID] = "restart after dependency " + s.Name + " was recreated"
 				stops = append(stops, Op{Kind: OpStopContainer, Resource: "service:" + dep + ":" + strconv.Itoa(c.Number),
 					Name: c.Name, Service: dep, Number: c.Number, Container: &c,
 					Cause: "dependency " + s.Name + " being recreated"})

@@ -94,12 +94,17 @@ func (s *Service) converge(ctx context.Context, p *types.Project, opts CreateOpt
 			return nil, fmt.Errorf("service %q: %w", name, err)
 		}
 	}
+	recreateVolumes, err := s.confirmDivergedVolumes(ctx, p, obs.Observed, opts)
+	if err != nil {
+		return nil, err
+	}
 	plan, err := MakePlan(Desired{Project: p, Hashes: hashes, ImageIDs: images.IDs()}, obs.Observed, PlanOptions{
 		Services:             named,
 		Recreate:             opts.Recreate,
 		RecreateDependencies: opts.RecreateDependencies,
 		RemoveOrphans:        opts.RemoveOrphans,
 		NoStart:              noStart,
+		RecreateVolumes:      recreateVolumes,
 	})
 	if err != nil {
 		return nil, err
@@ -133,6 +138,10 @@ func (s *Service) reportPlan(plan *Plan) {
 			res, status = networkRes(op.Name), "Created"
 		case OpCreateVolume:
 			res, status = volumeRes(op.Name), "Created"
+		case OpRecreateNetwork:
+			res, status = networkRes(op.Name), "Recreated"
+		case OpRecreateVolume:
+			res, status = volumeRes(op.Name), "Recreated"
 		case OpCreateContainer:
 			res, status = containerRes(op.Name), "Created"
 		case OpRecreateContainer:
@@ -148,6 +157,33 @@ func (s *Service) reportPlan(plan *Plan) {
 		}
 		s.events.doneText(res, status, op.Cause)
 	}
+}
+
+// confirmDivergedVolumes returns the volumes whose configuration changed
+// that are to be recreated: all of them with AssumeYes, else those the user
+// agrees to when asked, with docker compose's question (no Confirm, or a
+// dry run: none, with a warning naming the -y flag).
+func (s *Service) confirmDivergedVolumes(ctx context.Context, p *types.Project, obs *Observed, opts CreateOptions) ([]string, error) {
+	var out []string
+	for _, name := range DivergedVolumes(p, obs) {
+		if opts.AssumeYes {
+			out = append(out, name)
+			continue
+		}
+		if opts.Confirm == nil || opts.DryRun {
+			s.events.warn("", fmt.Sprintf("volume %q exists but doesn't match configuration in compose file; "+
+				"run up with -y to recreate it (data will be lost)", name))
+			continue
+		}
+		ok, err := opts.Confirm(ctx, fmt.Sprintf("Volume %q exists but doesn't match configuration in compose file. Recreate (data will be lost)?", name))
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, name)
+		}
+	}
+	return out, nil
 }
 
 // checkContainerNames rejects container_name on a scaled service and two

@@ -41,7 +41,7 @@ func (c *cli) newCreateCommand() *cobra.Command {
 			}
 			return b.Create(ctx, p, scheduler.CreateOptions{Services: args, Recreate: recreate,
 				RecreateDependencies: recreate, RemoveOrphans: removeOrphans, Pull: pull, QuietPull: quietPull,
-				Build: build, NoBuild: noBuild, DryRun: c.opts.DryRun})
+				Build: build, NoBuild: noBuild, DryRun: c.opts.DryRun, AssumeYes: yes, Confirm: c.confirmer(b.display)})
 		},
 		ValidArgsFunction: c.completeServices,
 	}

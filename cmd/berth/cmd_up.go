@@ -142,7 +142,7 @@ func (c *cli) runUp(cmd *cobra.Command, o upOptions, services []string) error {
 			Services: services, Recreate: recreate, RecreateDependencies: deps,
 			RemoveOrphans: o.removeOrphans, Pull: pull, QuietPull: o.quietPull,
 			Build: o.build, NoBuild: o.noBuild, Timeout: timeout, DryRun: c.opts.DryRun,
-			RenewAnonVolumes: o.renewAnon,
+			RenewAnonVolumes: o.renewAnon, AssumeYes: o.yes, Confirm: c.confirmer(b.display),
 		},
 		Start: scheduler.StartOptions{
 			NoStart: o.noStart, Wait: o.wait, WaitTimeout: time.Duration(o.waitTimeout) * time.Second,
