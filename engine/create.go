@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/berthdev/berth/internal/names"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -25,11 +25,8 @@ const projectLabel = "com.docker.compose.project"
 // noProject is the cgroup level of containers outside any compose project.
 const noProject = "default"
 
-// nameRE is docker's container name syntax.
-var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
-
 func validName(name string) error {
-	if !nameRE.MatchString(name) || len(name) > 253 {
+	if !names.Valid(name, 1, 253) {
 		return fmt.Errorf("invalid container name %q: use letters, digits, '_', '.' and '-', starting with a letter or digit: %w", name, errdefs.ErrInvalidArgument)
 	}
 	return nil

@@ -6,13 +6,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/berthdev/berth/internal/names"
 	"io/fs"
 	"log/slog"
 	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -155,11 +155,9 @@ type Network struct {
 	Containers []Endpoint `json:"-"`
 }
 
-// validName is docker's network name syntax.
-var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
-
+// checkName checks docker's network name syntax.
 func checkName(name string) error {
-	if !validName.MatchString(name) || len(name) > 200 {
+	if !names.Valid(name, 1, 200) {
 		return fmt.Errorf("network name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed: %w", name, errdefs.ErrInvalidArgument)
 	}
 	return nil

@@ -31,12 +31,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/berthdev/berth/internal/names"
 	"io/fs"
 	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -61,9 +61,9 @@ const (
 	dataDir  = "_data"
 )
 
-// validName is docker's volume name rule; it also keeps names from being
-// paths ("..", "/").
-var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
+// validName is docker's volume name rule, [a-zA-Z0-9][a-zA-Z0-9_.-]+; it
+// also keeps names from being paths ("..", "/").
+func validName(name string) bool { return names.Valid(name, 2, 0) }
 
 // Options configure a Manager.
 type Options struct {
@@ -180,7 +180,7 @@ func (m *Manager) lock(ctx context.Context) (*state.FileLock, error) {
 // ValidateName checks a volume name against docker's rule
 // ([a-zA-Z0-9][a-zA-Z0-9_.-]+).
 func ValidateName(name string) error {
-	if !validName.MatchString(name) {
+	if !validName(name) {
 		return fmt.Errorf("volume name %q is invalid: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed, at least 2 characters: %w",
 			name, errdefs.ErrInvalidArgument)
 	}
@@ -303,7 +303,7 @@ func (m *Manager) volume(dir string, md meta) *Volume {
 
 // Get returns the volume name, or an error satisfying errdefs.IsNotFound.
 func (m *Manager) Get(ctx context.Context, name string) (*Volume, error) {
-	if !validName.MatchString(name) {
+	if !validName(name) {
 		return nil, fmt.Errorf("volume %q: no such volume: %w", name, errdefs.ErrNotFound)
 	}
 	dir := filepath.Join(m.dir, name)
@@ -326,7 +326,7 @@ func (m *Manager) List(ctx context.Context, labels map[string]string) ([]*Volume
 	}
 	var out []*Volume
 	for _, e := range entries {
-		if !e.IsDir() || !validName.MatchString(e.Name()) {
+		if !e.IsDir() || !validName(e.Name()) {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
@@ -373,7 +373,7 @@ func (m *Manager) InUse(ctx context.Context, name string) ([]string, error) {
 // containers, unless force. A volume that does not exist is success. A bind
 // volume's device is never touched: only berth's record of it goes.
 func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
-	if !validName.MatchString(name) {
+	if !validName(name) {
 		return nil
 	}
 	if _, err := m.Get(ctx, name); errdefs.IsNotFound(err) {

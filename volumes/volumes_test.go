@@ -72,11 +72,11 @@ func TestCreateGetListRemove(t *testing.T) {
 
 	all, err := m.List(ctx, nil)
 	if err != nil || len(all) != 2 || all[0].Name != "app_data" || all[1].Name != "other_data" {
-		t.Fatalf("list all: %v %v", names(all), err)
+		t.Fatalf("list all: %v %v", volumeNames(all), err)
 	}
 	mine, err := m.List(ctx, map[string]string{"com.docker.compose.project": "app"})
 	if err != nil || len(mine) != 1 || mine[0].Name != "app_data" {
-		t.Fatalf("list project: %v %v", names(mine), err)
+		t.Fatalf("list project: %v %v", volumeNames(mine), err)
 	}
 
 	if err := os.WriteFile(filepath.Join(v.Mountpoint, "f"), []byte("x"), 0o644); err != nil {
@@ -100,7 +100,7 @@ func TestCreateGetListRemove(t *testing.T) {
 	}
 }
 
-func names(vs []*Volume) []string {
+func volumeNames(vs []*Volume) []string {
 	var out []string
 	for _, v := range vs {
 		out = append(out, v.Name)
@@ -165,7 +165,7 @@ func TestCreateInvalid(t *testing.T) {
 		})
 	}
 	if vs, _ := m.List(ctx, nil); len(vs) != 0 {
-		t.Fatalf("invalid creates left volumes: %v", names(vs))
+		t.Fatalf("invalid creates left volumes: %v", volumeNames(vs))
 	}
 }
 
@@ -278,7 +278,7 @@ func TestPrune(t *testing.T) {
 	}
 	left, _ := m.List(ctx, nil)
 	if len(left) != 2 {
-		t.Fatalf("used volumes must stay: %v", names(left))
+		t.Fatalf("used volumes must stay: %v", volumeNames(left))
 	}
 }
 

@@ -5,7 +5,11 @@
 // so that it starts fast (see engine/internal/sibling).
 package main
 
-import "github.com/berthdev/berth/engine/runtime"
+import (
+	"github.com/berthdev/berth/engine/runtime"
+	// No collection before the exec: the init's heap dies with it.
+	_ "github.com/berthdev/berth/internal/gcstart"
+)
 
 func main() {
 	runtime.Init() // never returns

@@ -10,9 +10,15 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/berthdev/berth/internal/gcstart"
 )
 
 func main() {
+	// A command's heap is a few MB: with a goal of 4 × the live heap (16
+	// MB at least) most finish without a collection, and long-running
+	// ones (attached up, logs -f) collect at 4 × what they keep.
+	gcstart.Done(400)
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
 		case "__init":
@@ -22,7 +28,9 @@ func main() {
 		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	endTrace := startGoTrace()
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	endTrace()
 	stop()
 	os.Exit(code)
 }

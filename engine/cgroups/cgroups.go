@@ -45,11 +45,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/berthdev/berth/internal/names"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -280,13 +280,11 @@ func (m *Manager) Root() string { return m.root }
 // Parent is the cgroup path holding berth's projects.
 func (m *Manager) Parent() string { return m.parent }
 
-// nameRE is the character set of project names and container ids: what
-// compose allows for project names plus upper case and dots, and nothing
-// that could climb out of the parent.
-var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
-
+// validName checks a project name or container id: docker's name syntax
+// (what compose allows for project names plus upper case and dots), 1 to
+// 128 characters, nothing that could climb out of the parent.
 func validName(kind, s string) error {
-	if !nameRE.MatchString(s) {
+	if !names.Valid(s, 1, 128) {
 		return fmt.Errorf("cgroup %s %q: use 1-128 letters, digits, '_', '.' or '-', starting with a letter or digit: %w", kind, s, errdefs.ErrInvalidArgument)
 	}
 	return nil
@@ -297,7 +295,7 @@ func validParent(p string) error {
 		return fmt.Errorf("cgroup parent %q must be a clean relative path such as \"berth\": %w", p, errdefs.ErrInvalidArgument)
 	}
 	for _, c := range strings.Split(p, "/") {
-		if !nameRE.MatchString(c) {
+		if !names.Valid(c, 1, 128) {
 			return fmt.Errorf("cgroup parent %q: component %q: use letters, digits, '_', '.' or '-': %w", p, c, errdefs.ErrInvalidArgument)
 		}
 	}

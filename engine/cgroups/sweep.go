@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/berthdev/berth/internal/names"
 	"os"
 	"path/filepath"
 	"slices"
@@ -30,12 +31,12 @@ func (m *Manager) Sweep(ctx context.Context, live func(id string) bool) error {
 	for _, b := range m.bases() {
 		pdir := filepath.Join(b, m.parent)
 		for _, p := range subdirs(pdir) {
-			if !nameRE.MatchString(p) {
+			if !names.Valid(p, 1, 128) {
 				continue // _monitors and anything not berth's
 			}
 			projects[p] = true
 			for _, id := range subdirs(filepath.Join(pdir, p)) {
-				if nameRE.MatchString(id) {
+				if names.Valid(id, 1, 128) {
 					found[key{p, id}] = true
 				}
 			}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/berthdev/berth/internal/names"
 	"hash"
 	"io"
 	"io/fs"
@@ -27,7 +28,7 @@ func digestOf(h hash.Hash) string { return "sha256:" + hex.EncodeToString(h.Sum(
 
 // blobHex validates a digest and returns its hex part.
 func blobHex(digest string) (string, error) {
-	if !digestRe.MatchString(digest) {
+	if !names.IsDigest(digest) {
 		return "", fmt.Errorf("digest %q is not sha256:<64 hex digits>: %w", digest, errdefs.ErrInvalidArgument)
 	}
 	return strings.TrimPrefix(digest, "sha256:"), nil

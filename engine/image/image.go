@@ -27,6 +27,7 @@ package image
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/berthdev/berth/internal/names"
 	"slices"
 	"strings"
 	"time"
@@ -165,7 +166,7 @@ func parseConfig(raw []byte) (*configFile, error) {
 		return nil, fmt.Errorf("image config: rootfs type %q is not \"layers\"", cf.RootFS.Type)
 	}
 	for _, d := range cf.RootFS.DiffIDs {
-		if !digestRe.MatchString(d) {
+		if !names.IsDigest(d) {
 			return nil, fmt.Errorf("image config: diff id %q is not a sha256 digest", d)
 		}
 	}

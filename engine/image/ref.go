@@ -2,17 +2,11 @@ package image
 
 import (
 	"fmt"
-	"regexp"
+	"github.com/berthdev/berth/internal/names"
 	"strings"
 
 	"github.com/containerd/errdefs"
 	"github.com/distribution/reference"
-)
-
-var (
-	digestRe = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
-	// idPrefixRe matches what may be (a prefix of) an image ID.
-	idPrefixRe = regexp.MustCompile(`^(sha256:)?[a-f0-9]{1,64}$`)
 )
 
 // NormalizeRef returns ref as docker understands it, fully qualified:
@@ -89,7 +83,7 @@ func refDigest(named reference.Named) string {
 
 // looksLikeID reports whether ref may be an image ID or a prefix of one.
 func looksLikeID(ref string) bool {
-	return idPrefixRe.MatchString(ref)
+	return names.IsHex(strings.TrimPrefix(ref, "sha256:"), 1, 64)
 }
 
 // registryHost returns the registry of a normalized reference as docker

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/berthdev/berth/internal/names"
 	"os"
 	"path/filepath"
 	"slices"
@@ -264,7 +265,7 @@ func (s *Store) gc(ctx context.Context, wait bool) (int64, error) {
 	}
 	for _, e := range entries {
 		d := "sha256:" + e.Name()
-		if blobs[d] || !digestRe.MatchString(d) {
+		if blobs[d] || !names.IsDigest(d) {
 			continue
 		}
 		size := s.blobSize(d)

@@ -29,11 +29,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/berthdev/berth/internal/names"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -125,11 +125,9 @@ func New(opts Options) (*Snapshotter, error) {
 // Root is the snapshots directory.
 func (s *Snapshotter) Root() string { return s.root }
 
-var digestRe = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
-
 // chainHex validates a chainID and returns its hex part (a safe file name).
 func chainHex(chainID string) (string, error) {
-	if !digestRe.MatchString(chainID) {
+	if !names.IsDigest(chainID) {
 		return "", fmt.Errorf("chain id %q is not a sha256 digest: %w", chainID, errdefs.ErrInvalidArgument)
 	}
 	return chainID[len("sha256:"):], nil

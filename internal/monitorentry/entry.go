@@ -16,6 +16,9 @@ import (
 	"os"
 
 	"github.com/berthdev/berth/engine/monitor"
+	// The collector stays off until the container runs: the monitor
+	// turns it on (at its own, lower, percentage) once the start is over.
+	_ "github.com/berthdev/berth/internal/gcstart"
 	"github.com/berthdev/berth/internal/netadapter"
 	"github.com/berthdev/berth/network"
 )
