@@ -54,4 +54,3 @@ func TestConfirmerCancelled(t *testing.T) {
 		t.Errorf("cancelled: %v %v", ok, err)
 	}
 }
-
