@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,11 +11,12 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/containerd/errdefs"
 	securejoin "github.com/cyphar/filepath-securejoin"
+
+	"github.com/berthdev/berth/engine"
 )
 
 // CopyOptions are cp's options. Exactly one of Source and Destination
@@ -22,7 +24,11 @@ import (
 // stream on Stdin/Stdout.
 type CopyOptions struct {
 	Service string
-	Index   int
+	// Index selects one replica; 0: every container of the service when
+	// copying into it, the first when copying out of it.
+	Index int
+	// All includes the containers of `run` (without Index).
+	All bool
 	// FromContainer copies ContainerPath to HostPath; else HostPath to
 	// ContainerPath.
 	FromContainer bool
@@ -36,35 +42,130 @@ type CopyOptions struct {
 	Stdout     io.Writer
 }
 
-// Cp copies files between a running container of a service and the host.
-// Container paths are resolved inside the container's root filesystem
-// (/proc/<pid>/root, symlinks cannot leave it).
+// Cp copies files between the host and the containers of a service, as
+// docker compose cp: into every container of the service, or out of the
+// first one (Index picks one). Created, running and exited containers
+// alike: a stopped container's root filesystem and volumes are mounted for
+// the copy, out of everyone's sight, and unmounted after it (see
+// engine.WithFilesystem). Container paths are resolved inside the
+// container's filesystem: symlinks cannot lead out of it.
 func (s *Service) Cp(ctx context.Context, project string, opts CopyOptions) error {
-	c, err := s.serviceContainer(ctx, project, opts.Service, opts.Index)
+	targets, err := s.copyTargets(ctx, project, opts)
 	if err != nil {
 		return err
 	}
-	if !c.State.Running || c.State.Pid <= 0 {
-		return fmt.Errorf("container %s is not running: berth copies files of running containers only: %w",
-			c.Name, errdefs.ErrFailedPrecondition)
+	var stream []byte
+	if opts.HostPath == "-" && !opts.FromContainer && len(targets) > 1 {
+		// One tar stream for several containers: read it once.
+		if stream, err = io.ReadAll(opts.Stdin); err != nil {
+			return err
+		}
 	}
-	root := "/proc/" + strconv.Itoa(c.State.Pid) + "/root"
+	for _, c := range targets {
+		o := opts
+		if stream != nil {
+			o.Stdin = bytes.NewReader(stream)
+		}
+		if err := s.copyOne(ctx, c, o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// copyTargets are the containers Cp copies into or out of, as docker
+// compose's listContainersTargetedForCopy.
+func (s *Service) copyTargets(ctx context.Context, project string, opts CopyOptions) ([]*engine.Container, error) {
+	if opts.Index > 0 {
+		c, err := s.serviceContainer(ctx, project, opts.Service, opts.Index)
+		if err != nil {
+			return nil, err
+		}
+		return []*engine.Container{c}, nil
+	}
+	cs, err := s.projectContainers(ctx, project, filter{services: []string{opts.Service}, oneOff: opts.All})
+	if err != nil {
+		return nil, err
+	}
+	if len(cs) == 0 {
+		return nil, kindErrorf(errdefs.ErrNotFound, "no container found for service %q", opts.Service)
+	}
+	if opts.FromContainer {
+		return cs[:1], nil
+	}
+	return cs, nil
+}
+
+// copyOne copies between the host and container c, reporting it as docker
+// compose does ("Copying", then "Copied").
+func (s *Service) copyOne(ctx context.Context, c *engine.Container, opts CopyOptions) error {
 	cpath := opts.ContainerPath
 	if !path.IsAbs(cpath) {
 		cpath = "/" + cpath
 	}
-	inside, err := securejoin.SecureJoin(root, cpath)
+	msg := fmt.Sprintf("copy %s to %s:%s", opts.HostPath, c.Name, opts.ContainerPath)
+	if opts.FromContainer {
+		msg = fmt.Sprintf("copy %s:%s to %s", c.Name, opts.ContainerPath, opts.HostPath)
+	}
+	s.events.emit(c.Name, Working, "Copying", msg)
+	err := s.engine.WithFilesystem(ctx, c.ID, func(root string) error {
+		var err error
+		if opts.FromContainer {
+			err = copyOut(root, cpath, opts)
+		} else {
+			err = copyIn(root, cpath, opts)
+		}
+		return hideRoot(err, root)
+	})
+	if err != nil {
+		// docker compose reports no error line: the command's error says it.
+		return containerPathError(err, c.Name)
+	}
+	s.events.emit(c.Name, Done, "Copied", msg)
+	return nil
+}
+
+// copyOut copies cpath of the container whose files are under root to the
+// host (a tar stream on opts.Stdout for "-"). A symlink is copied as a
+// symlink, or with FollowLink as what it points to (inside the container).
+func copyOut(root, cpath string, opts CopyOptions) error {
+	inside, err := resolveIn(root, cpath, opts.FollowLink)
 	if err != nil {
 		return err
 	}
-	if opts.FromContainer {
-		if opts.HostPath == "-" {
-			return writeTar(opts.Stdout, inside, path.Base(cpath))
-		}
-		return copyTree(inside, destination(inside, opts.HostPath), opts.Archive)
+	if _, err := os.Lstat(inside); errors.Is(err, fs.ErrNotExist) {
+		return &missingPath{path: cpath, err: err}
 	}
 	if opts.HostPath == "-" {
+		return writeTar(opts.Stdout, inside, path.Base(cpath))
+	}
+	return copyTree(inside, destination(inside, opts.HostPath), opts.Archive)
+}
+
+// resolveIn returns the host path of container path p under root, every
+// symlink on the way resolved inside root; the last one only when follow
+// is set.
+func resolveIn(root, p string, follow bool) (string, error) {
+	p = path.Clean("/" + p)
+	if follow || p == "/" {
+		return securejoin.SecureJoin(root, p)
+	}
+	dir, err := securejoin.SecureJoin(root, path.Dir(p))
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, path.Base(p)), nil
+}
+
+// copyIn copies a host path (a tar stream on opts.Stdin for "-") to cpath
+// of the container whose files are under root.
+func copyIn(root, cpath string, opts CopyOptions) error {
+	if opts.HostPath == "-" {
 		return extractTar(opts.Stdin, root, cpath)
+	}
+	inside, err := securejoin.SecureJoin(root, cpath)
+	if err != nil {
+		return err
 	}
 	src := opts.HostPath
 	if opts.FollowLink {
@@ -79,6 +180,34 @@ func (s *Service) Cp(ctx context.Context, project string, opts CopyOptions) erro
 		}
 	}
 	return copyTree(src, dst, opts.Archive)
+}
+
+// hideRoot rewrites a path error's host path under root as the container
+// path, so that messages name what the user sees, not berth's directories.
+func hideRoot(err error, root string) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && (pe.Path == root || strings.HasPrefix(pe.Path, root+"/")) {
+		pe.Path = "/" + strings.TrimPrefix(strings.TrimPrefix(pe.Path, root), "/")
+	}
+	return err
+}
+
+// missingPath is a container path that does not exist.
+type missingPath struct {
+	path string
+	err  error
+}
+
+func (e *missingPath) Error() string { return e.path + ": " + e.err.Error() }
+func (e *missingPath) Unwrap() error { return e.err }
+
+// containerPathError words a missing container path as docker does.
+func containerPathError(err error, container string) error {
+	var cp *missingPath
+	if errors.As(err, &cp) {
+		return kindErrorf(errdefs.ErrNotFound, "Could not find the file %s in container %s", cp.path, container)
+	}
+	return err
 }
 
 // destination is where src lands for `cp src dst`: into dst when it is an

@@ -41,6 +41,10 @@ type Engine interface {
 	Events(ctx context.Context, since time.Time) (<-chan engine.Event, error)
 	// Sweep adopts or cleans what killed commands or dead monitors left.
 	Sweep(ctx context.Context) error
+	// WithFilesystem calls fn with a host path under which the
+	// container's files (root filesystem, volumes, binds) are seen, running
+	// or not; fn must use it from its own goroutine only.
+	WithFilesystem(ctx context.Context, id string, fn func(root string) error) error
 }
 
 // Images is what the scheduler needs of the image store (*image.Store).

@@ -16,7 +16,7 @@ func (c *cli) newCpCommand() *cobra.Command {
 		Short: "Copy files/folders between a service container and the local filesystem",
 		Args:  exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := scheduler.CopyOptions{Index: index, Archive: archive, FollowLink: followLink,
+			opts := scheduler.CopyOptions{Index: index, All: all, Archive: archive, FollowLink: followLink,
 				Stdin: c.stdin, Stdout: c.stdout}
 			src, dst := args[0], args[1]
 			if svc, p, ok := splitServicePath(src); ok {

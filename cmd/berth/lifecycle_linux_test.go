@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,11 +39,16 @@ func (l *lifecycle) write(compose string) {
 
 func (l *lifecycle) run(args ...string) (string, string, int) {
 	var stdout, stderr bytes.Buffer
-	c := &cli{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, environ: map[string]string{"PATH": os.Getenv("PATH")}, workingDir: l.dir}
+	code := l.runIO(strings.NewReader(""), &stdout, &stderr, args...)
+	return stdout.String(), stderr.String(), code
+}
+
+// runIO runs a command with the given standard streams.
+func (l *lifecycle) runIO(stdin io.Reader, stdout, stderr io.Writer, args ...string) int {
+	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, environ: map[string]string{"PATH": os.Getenv("PATH")}, workingDir: l.dir}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	code := c.execute(ctx, append([]string{"--root", l.root, "-p", l.project, "--progress", "plain"}, args...))
-	return stdout.String(), stderr.String(), code
+	return c.execute(ctx, append([]string{"--root", l.root, "-p", l.project, "--progress", "plain"}, args...))
 }
 
 func (l *lifecycle) must(args ...string) (string, string) {
