@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -201,33 +200,14 @@ func TestAfterReboot(t *testing.T) {
 	te := newTestEngine(t)
 	ctx := context.Background()
 	c := te.run(te.spec("boot", "sleep", "1000"))
-	got, _ := te.Inspect(ctx, c.ID)
-	mon := monitorPid(t, te, c.ID)
-	// The machine goes down: everything dies at once, /run is emptied.
-	_ = syscall.Kill(mon, syscall.SIGKILL)
-	_ = syscall.Kill(got.State.Pid, syscall.SIGKILL)
-	te.waitFor(c.ID, "processes gone", func(c *Container) bool { return !c.State.MonitorAlive && !c.State.Running })
-	if cg, err := te.cg.Load(te.project, c.ID); err == nil {
-		_ = cg.Remove(ctx)
-	}
-	if err := os.RemoveAll(te.paths.Run); err != nil {
-		t.Fatal(err)
-	}
 	// What was persisted came from the previous boot.
 	var last monitor.State
 	lastPath := filepath.Join(te.paths.Container(c.ID), monitor.LastStateFile)
 	if err := readJSON(lastPath, &last); err != nil || last.Status != monitor.StatusRunning {
 		t.Fatalf("persistent state %+v %v", last, err)
 	}
-	last.BootID = "previous-boot"
-	if err := writeJSON(lastPath, &last); err != nil {
-		t.Fatal(err)
-	}
-	rebooted, err := New(Options{Paths: te.paths, Images: te.images, Snapshotter: te.snaps})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err = rebooted.Inspect(ctx, c.Name)
+	rebooted := te.reboot(c)
+	got, err := rebooted.Inspect(ctx, c.Name)
 	if err != nil {
 		t.Fatal(err)
 	}

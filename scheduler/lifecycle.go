@@ -49,7 +49,14 @@ func (s *Service) Start(ctx context.Context, project string, services []string) 
 	if len(all) == 0 {
 		return fmt.Errorf("no containers to start for project %q: %w", project, errdefs.ErrNotFound)
 	}
-	g, by, err := containerGraph(all, nil)
+	return s.startInOrder(ctx, all, services)
+}
+
+// startInOrder starts the stopped ones of cs (one project's containers)
+// service by service in dependency order, each once its depends_on
+// conditions on the services among cs hold; services limits it to those.
+func (s *Service) startInOrder(ctx context.Context, cs []*engine.Container, services []string) error {
+	g, by, err := containerGraph(cs, nil)
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ func (c *cli) newSystemCommand() *cobra.Command {
 	}
 	cmd.AddCommand(
 		c.newSystemDfCommand(),
+		c.newSystemBootCommand(),
 	)
 	for _, sub := range cmd.Commands() {
 		freeShorthandF(sub)
