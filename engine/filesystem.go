@@ -12,6 +12,7 @@ import (
 	"github.com/berthdev/berth/engine/monitor"
 	"github.com/berthdev/berth/engine/mount"
 	"github.com/berthdev/berth/engine/runtime"
+	"github.com/berthdev/berth/engine/state"
 )
 
 // WithFilesystem calls fn with root, a host path under which container
@@ -33,19 +34,11 @@ func (e *Engine) WithFilesystem(ctx context.Context, idOrName string, fn func(ro
 	if err != nil {
 		return err
 	}
-	lk, err := e.opLock(ctx, rec.ID)
+	lk, o, err := e.lockSettled(ctx, rec.ID)
 	if err != nil {
 		return err
 	}
 	defer lk.Unlock()
-	o := e.observe(rec.ID)
-	if o.monitorAlive && !active(o.st.Status) {
-		// Exited for good: its monitor is on its way out.
-		if err := e.waitMonitorGone(ctx, rec.ID); err != nil {
-			return err
-		}
-		o = e.observe(rec.ID)
-	}
 	if o.monitorAlive || o.orphan {
 		switch {
 		case (o.st.Status == monitor.StatusRunning || o.st.Status == monitor.StatusPaused) && o.st.Pid > 0:
@@ -67,6 +60,25 @@ func (e *Engine) WithFilesystem(ctx context.Context, idOrName string, fn func(ro
 		}
 		return err
 	})
+}
+
+// lockSettled takes container id's op lock and observes it once a monitor
+// that is finishing (the container has exited for good) is gone. (Remove
+// does the same inline.)
+func (e *Engine) lockSettled(ctx context.Context, id string) (*state.FileLock, observed, error) {
+	lk, err := e.opLock(ctx, id)
+	if err != nil {
+		return nil, observed{}, err
+	}
+	o := e.observe(id)
+	if o.monitorAlive && !active(o.st.Status) {
+		if err := e.waitMonitorGone(ctx, id); err != nil {
+			lk.Unlock()
+			return nil, observed{}, err
+		}
+		o = e.observe(id)
+	}
+	return lk, o, nil
 }
 
 // inPrivateMountNamespace runs fn on a new OS thread with a mount namespace
