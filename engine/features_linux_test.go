@@ -152,6 +152,10 @@ func TestPauseRestartAutoRemove(t *testing.T) {
 	te := newTestEngine(t)
 	ctx := context.Background()
 	c := te.run(te.spec("p", "sh", "-c", "echo $((`cat /count 2>/dev/null || echo 0`+1)) > /count; cat /count; exec sleep 1000"))
+	// The first run has written /count before anything stops it (under
+	// load, the stop below could kill the shell before it wrote it, and
+	// the second run would count 1 again).
+	te.waitLog(c.ID, "stdout: 1")
 	if err := te.Pause(ctx, c.ID); err != nil {
 		t.Fatal(err)
 	}
