@@ -127,8 +127,16 @@ func (s *Service) startContainer(ctx context.Context, c *engine.Container) error
 }
 
 // Restart stops then starts the project's containers (all of them, or
-// the named services').
+// the named services'). As docker compose, the services that depend on a
+// named one with `restart: true` are restarted with it, unless NoDeps.
 func (s *Service) Restart(ctx context.Context, project string, opts StopOptions) error {
+	if len(opts.Services) > 0 && !opts.NoDeps {
+		all, err := s.projectContainers(ctx, project, filter{})
+		if err != nil {
+			return err
+		}
+		opts.Services = withRestartDependents(all, opts.Services)
+	}
 	if err := s.Stop(ctx, project, opts); err != nil {
 		return err
 	}
@@ -265,4 +273,29 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// withRestartDependents adds to services, transitively, the services of cs
+// whose depends_on label names one of them with restart true
+// ("db:service_healthy:true").
+func withRestartDependents(cs []*engine.Container, services []string) []string {
+	out := append([]string(nil), services...)
+	for changed := true; changed; {
+		changed = false
+		for _, c := range cs {
+			svc := c.Spec.Labels[compose.LabelService]
+			if contains(out, svc) {
+				continue
+			}
+			for _, d := range strings.Split(c.Spec.Labels[compose.LabelDependsOn], ",") {
+				parts := strings.Split(d, ":")
+				if len(parts) == 3 && parts[2] == "true" && contains(out, parts[0]) {
+					out = append(out, svc)
+					changed = true
+					break
+				}
+			}
+		}
+	}
+	return out
 }

@@ -136,6 +136,9 @@ type StopOptions struct {
 	Services []string
 	Timeout  *time.Duration
 	DryRun   bool
+	// NoDeps (restart) restarts only the named services, not the ones
+	// depending on them with restart: true.
+	NoDeps bool
 }
 
 // KillOptions are kill's options.
