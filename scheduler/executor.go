@@ -41,11 +41,17 @@ type execution struct {
 	names map[string]string // ID → name
 	// observed are the containers as found, by ID.
 	observed map[string]*engine.Container
+
+	// gate bounds the starts at once, the longest dependent chains
+	// (height) first.
+	gate   *startGate
+	height map[string]int
 }
 
 func newExecution(s *Service, p *types.Project, plan *Plan, obs *observed, images imageSet, hashes map[string]string) *execution {
 	x := &execution{s: s, p: p, plan: plan, images: images, hashes: hashes,
-		ctrs: map[string]map[int]string{}, names: map[string]string{}, observed: obs.containers}
+		ctrs: map[string]map[int]string{}, names: map[string]string{}, observed: obs.containers,
+		gate: newStartGate(startSlots()), height: chainHeights(p)}
 	for _, c := range obs.Containers {
 		if c.OneOff {
 			continue
@@ -350,7 +356,13 @@ func (x *execution) start(ctx context.Context, op Op) error {
 		return fmt.Errorf("service %q: container %s was not created: %w", op.Service, op.Name, errdefs.ErrNotFound)
 	}
 	x.s.events.working(res, "Starting")
-	if err := x.s.engine.Start(ctx, ids); err != nil {
+	if err := x.gate.acquire(ctx, x.height[op.Service]); err != nil {
+		x.s.events.fail(res, err)
+		return err
+	}
+	err := x.s.engine.Start(ctx, ids)
+	x.gate.release()
+	if err != nil {
 		err = fmt.Errorf("service %q: start container %s: %w", op.Service, op.Name, err)
 		x.s.events.fail(res, err)
 		return err
