@@ -178,6 +178,7 @@ func (c *cli) newRootCommand() *cobra.Command {
 		c.newWaitCommand(),
 		c.newEventsCommand(),
 		c.newCpCommand(),
+		c.newWatchCommand(),
 		c.newStatsCommand(),
 		c.newVolumesCommand(),
 		c.newVersionCommand(),
