@@ -63,8 +63,7 @@ func (e *Engine) WithFilesystem(ctx context.Context, idOrName string, fn func(ro
 }
 
 // lockSettled takes container id's op lock and observes it once a monitor
-// that is finishing (the container has exited for good) is gone. (Remove
-// does the same inline.)
+// that is finishing (the container has exited for good) is gone.
 func (e *Engine) lockSettled(ctx context.Context, id string) (*state.FileLock, observed, error) {
 	lk, err := e.opLock(ctx, id)
 	if err != nil {

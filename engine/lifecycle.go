@@ -148,19 +148,11 @@ func (e *Engine) Remove(ctx context.Context, id string, opts RemoveOptions) erro
 		}
 		return err
 	}
-	lk, err := e.opLock(ctx, rec.ID)
+	lk, o, err := e.lockSettled(ctx, rec.ID)
 	if err != nil {
 		return err
 	}
 	defer lk.Unlock()
-	o := e.observe(rec.ID)
-	if o.monitorAlive && !active(o.st.Status) {
-		// The monitor is finishing (the container has exited).
-		if err := e.waitMonitorGone(ctx, rec.ID); err != nil {
-			return err
-		}
-		o = e.observe(rec.ID)
-	}
 	if o.monitorAlive || o.orphan {
 		if !opts.Force {
 			return fmt.Errorf("container %s is %s: stop it first or force the removal: %w", rec.Name, o.st.Status, errdefs.ErrConflict)

@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"github.com/berthdev/berth/engine/mount"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,18 +35,8 @@ func setupRootfs(cfg *Config) error {
 			return fmt.Errorf("bind rootfs %s: %w", root, err)
 		}
 	}
-	for i, m := range cfg.Rootfs {
-		target := root
-		if i > 0 {
-			t, err := mkdirIn(root, m.Target)
-			if err != nil {
-				return err
-			}
-			target = t
-		}
-		if err := m.Mount(target); err != nil {
-			return fmt.Errorf("mount rootfs: %w", err)
-		}
+	if err := mountRootLayers(root, cfg.Rootfs); err != nil {
+		return err
 	}
 	unix.Umask(0)
 	defer unix.Umask(0o022)
@@ -248,6 +239,25 @@ func writeSysctls(sysctls map[string]string) error {
 		p := "/proc/sys/" + strings.ReplaceAll(k, ".", "/")
 		if err := os.WriteFile(p, []byte(v), 0); err != nil {
 			return fmt.Errorf("sysctl %s=%s: %w", k, v, err)
+		}
+	}
+	return nil
+}
+
+// mountRootLayers mounts the root filesystem's mounts (the overlay or the
+// copy's bind first, then any below it) on root.
+func mountRootLayers(root string, layers []mount.Mount) error {
+	for i, m := range layers {
+		target := root
+		if i > 0 {
+			t, err := mkdirIn(root, m.Target)
+			if err != nil {
+				return err
+			}
+			target = t
+		}
+		if err := m.Mount(target); err != nil {
+			return fmt.Errorf("mount the root filesystem: %w", err)
 		}
 	}
 	return nil

@@ -19,18 +19,8 @@ import (
 // error (the namespace is thrown away).
 func MountView(cfg Config) error {
 	root := cfg.RootfsDir
-	for i, m := range cfg.Rootfs {
-		target := root
-		if i > 0 {
-			t, err := mkdirIn(root, m.Target)
-			if err != nil {
-				return err
-			}
-			target = t
-		}
-		if err := m.Mount(target); err != nil {
-			return fmt.Errorf("mount the root filesystem: %w", err)
-		}
+	if err := mountRootLayers(root, cfg.Rootfs); err != nil {
+		return err
 	}
 	var binds []Mount
 	for _, m := range cfg.Mounts {
