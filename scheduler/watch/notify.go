@@ -86,6 +86,13 @@ func New(opts Options) (_ *Watcher, err error) {
 		if err := w.addTree(start, nil); err != nil {
 			return nil, err
 		}
+		// The parent of an existing root too, alone: a root removed
+		// and made again (a branch switch) is watched again.
+		if parent := filepath.Dir(root); start == root && parent != string(filepath.Separator) {
+			if err := w.add(parent); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return w, nil
 }
@@ -135,6 +142,9 @@ func (w *Watcher) pump(ctx context.Context, out chan<- string) error {
 		case err, ok := <-w.fsw.Errors:
 			if !ok {
 				return nil
+			}
+			if errors.Is(err, fsnotify.ErrEventOverflow) {
+				err = fmt.Errorf("too many changes at once, some were missed: save those files again, or raise fs.inotify.max_queued_events: %w", err)
 			}
 			w.opts.OnError(err)
 		case e, ok := <-w.fsw.Events:

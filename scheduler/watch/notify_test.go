@@ -134,6 +134,24 @@ func TestWatcherTree(t *testing.T) {
 	}
 }
 
+// TestWatcherRootRemade: a root removed (reported: its content is gone)
+// and made again (a branch switch) is watched again.
+func TestWatcherRootRemade(t *testing.T) {
+	dir := t.TempDir()
+	root := filepath.Join(dir, "src")
+	writeFile(t, filepath.Join(root, "a.txt"), "x")
+	c := startWatcher(t, Options{Paths: []string{root}})
+	if err := os.RemoveAll(root); err != nil {
+		t.Fatal(err)
+	}
+	c.waitFor(t, filepath.Join(root, "a.txt"), root)
+	writeFile(t, filepath.Join(root, "b.txt"), "x")
+	c.waitFor(t, filepath.Join(root, "b.txt"))
+	// The new root directory is watched: a later write in it is seen.
+	writeFile(t, filepath.Join(root, "c.txt"), "x")
+	c.waitFor(t, filepath.Join(root, "c.txt"))
+}
+
 // TestWatcherMissingRoot: a root that does not exist yet is reported once
 // it is made, and its siblings are not.
 func TestWatcherMissingRoot(t *testing.T) {
