@@ -52,6 +52,10 @@ type cachedUpstreams struct {
 }
 
 // NewServer returns a server for cfg.
+// udpIdleReadTimeout is the UDP server's read deadline: far enough that an
+// idle resolver does not wake.
+const udpIdleReadTimeout = 24 * time.Hour
+
 func NewServer(cfg Config) *Server {
 	if cfg.ResolvConf == "" {
 		cfg.ResolvConf = "/etc/resolv.conf"
@@ -295,7 +299,11 @@ func (s *Server) Serve(ctx context.Context, udp net.PacketConn, tcp net.Listener
 	s.mu.Unlock()
 	servers := []*dns.Server{}
 	if udp != nil {
-		servers = append(servers, &dns.Server{PacketConn: udp, Handler: s})
+		// miekg/dns gives each UDP read a deadline (2 s by default) and
+		// loops on the timeout: every idle container's monitor would
+		// wake every 2 s (and page its code back in). A read ends when
+		// the socket is closed, so the deadline only needs to be far.
+		servers = append(servers, &dns.Server{PacketConn: udp, Handler: s, ReadTimeout: udpIdleReadTimeout})
 	}
 	if tcp != nil {
 		servers = append(servers, &dns.Server{Listener: tcp, Handler: s})
