@@ -115,6 +115,17 @@ func measureDown(b *testing.B, dir string, n int) {
 	})
 }
 
+// BenchmarkRunRmTrue times `run --rm` of `true` end to end through the CLI
+// (a one-off container of web3's db service on the project network, no
+// dependencies started): load, create, start, wait, remove.
+func BenchmarkRunRmTrue(b *testing.B) {
+	br := stack(b, "web3")
+	c := ctx(b)
+	testutil.Measure(b, 9, func(int) time.Duration {
+		return br.Must(b, c, "run", "--rm", "--no-deps", "db", "true").Took
+	})
+}
+
 func BenchmarkWeb3UpCold(b *testing.B)     { measureUp(b, "web3", 5) }
 func BenchmarkWeb3UpWaitCold(b *testing.B) { measureUp(b, "web3", 5, "--wait") }
 func BenchmarkWeb3UpNoop(b *testing.B)     { measureNoop(b, "web3", 9) }
