@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -9,23 +10,9 @@ import (
 )
 
 func (c *cli) newTopCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "top [SERVICES...]",
-		Short: "Display the running processes",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			p, name, err := c.projectOrName(cmd.Context(), nil)
-			if err != nil {
-				return err
-			}
-			if err := checkServices(p, args); err != nil {
-				return err
-			}
-			b, err := c.backend(cmd.Context(), "Running")
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			list, err := b.Top(cmd.Context(), name, args)
+	return c.serviceCommand("top [SERVICES...]", "Display the running processes", "Running",
+		func(ctx context.Context, b *backend, project string, services []string) error {
+			list, err := b.Top(ctx, project, services)
 			if err != nil {
 				return err
 			}
@@ -42,7 +29,5 @@ func (c *cli) newTopCommand() *cobra.Command {
 				_ = tw.Flush()
 			}
 			return nil
-		},
-		ValidArgsFunction: c.completeServices,
-	}
+		})
 }

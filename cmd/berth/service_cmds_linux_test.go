@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// TestLifecycleRootServiceCommands: pause/unpause, restart with the
+// TestLifecycleRootServiceCommands: top, pause/unpause, restart with the
 // dependents that ask for it (depends_on restart: true) and without them
 // (--no-deps), kill -s, stop — on real containers, each checked through
 // the containers' states and start times.
@@ -41,6 +41,9 @@ services:
 		return m
 	}
 
+	if out, _ := l.must("top", "db"); !strings.Contains(out, name("db")) || !strings.Contains(out, "sleep 3600") || !strings.Contains(out, "PID") {
+		t.Errorf("top db:\n%s", out)
+	}
 	l.must("pause", "api")
 	if s := started()["api"]; !strings.HasPrefix(s, "paused ") {
 		t.Fatalf("after pause api: %s", s)
