@@ -69,10 +69,9 @@ func (s *Service) Run(ctx context.Context, p *types.Project, opts RunOptions) er
 	deps := p.WithServicesDisabled(opts.Service)
 	var err error
 	if opts.NoDeps {
-		deps, err = p.WithSelectedServices([]string{}, types.IgnoreDependencies)
-		if err != nil {
-			return err
-		}
+		// Networks and volumes only. (WithSelectedServices of no service
+		// means all of them: the service's own container was started.)
+		deps = p.WithServicesDisabled(p.ServiceNames()...)
 	}
 	x, err := s.converge(ctx, deps, CreateOptions{Pull: opts.Pull, QuietPull: opts.QuietPull, IgnoreOrphans: true}, false, nil)
 	if err != nil {

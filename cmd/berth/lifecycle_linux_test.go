@@ -197,6 +197,14 @@ services:
 func TestLifecycleRootRun(t *testing.T) {
 	l := newLifecycle(t, "run")
 	l.write(lifecycleCompose)
+	// --no-deps starts nothing: neither the dependency nor the service's
+	// own container.
+	if out, _, code := l.run("run", "--rm", "-T", "--no-deps", "b", "echo", "alone"); code != 0 || strings.TrimSpace(out) != "alone" {
+		t.Errorf("run --no-deps: exit %d, output %q", code, out)
+	}
+	if ids := l.ids(); len(ids) != 0 {
+		t.Errorf("after run --rm --no-deps: %v", ids)
+	}
 	out, _, code := l.run("run", "--rm", "-T", "-e", "Y=7", "b", "sh", "-c", "echo got $X $Y; exit 5")
 	if code != 5 || strings.TrimSpace(out) != "got 1 7" {
 		t.Errorf("run: exit %d, output %q", code, out)
