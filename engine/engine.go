@@ -214,6 +214,24 @@ func (e *Engine) waitMonitorGone(ctx context.Context, id string) error {
 	}
 }
 
+// lockSettled takes container id's op lock and observes it once a monitor
+// that is finishing (the container has exited for good) is gone.
+func (e *Engine) lockSettled(ctx context.Context, id string) (*state.FileLock, observed, error) {
+	lk, err := e.opLock(ctx, id)
+	if err != nil {
+		return nil, observed{}, err
+	}
+	o := e.observe(id)
+	if o.monitorAlive && !active(o.st.Status) {
+		if err := e.waitMonitorGone(ctx, id); err != nil {
+			lk.Unlock()
+			return nil, observed{}, err
+		}
+		o = e.observe(id)
+	}
+	return lk, o, nil
+}
+
 // event appends an engine-side event for c.
 func (e *Engine) event(c *Container, action string, extra map[string]string) {
 	attrs := make(map[string]string, len(c.Spec.Labels)+len(extra)+2)

@@ -12,7 +12,6 @@ import (
 	"github.com/berthdev/berth/engine/monitor"
 	"github.com/berthdev/berth/engine/mount"
 	"github.com/berthdev/berth/engine/runtime"
-	"github.com/berthdev/berth/engine/state"
 )
 
 // WithFilesystem calls fn with root, a host path under which container
@@ -60,24 +59,6 @@ func (e *Engine) WithFilesystem(ctx context.Context, idOrName string, fn func(ro
 		}
 		return err
 	})
-}
-
-// lockSettled takes container id's op lock and observes it once a monitor
-// that is finishing (the container has exited for good) is gone.
-func (e *Engine) lockSettled(ctx context.Context, id string) (*state.FileLock, observed, error) {
-	lk, err := e.opLock(ctx, id)
-	if err != nil {
-		return nil, observed{}, err
-	}
-	o := e.observe(id)
-	if o.monitorAlive && !active(o.st.Status) {
-		if err := e.waitMonitorGone(ctx, id); err != nil {
-			lk.Unlock()
-			return nil, observed{}, err
-		}
-		o = e.observe(id)
-	}
-	return lk, o, nil
 }
 
 // inPrivateMountNamespace runs fn on a new OS thread with a mount namespace

@@ -24,12 +24,13 @@ func (e *Engine) Start(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	lk, err := e.opLock(ctx, rec.ID)
+	// A monitor that is finishing (the container stopped for good) is
+	// waited for: a new one takes over once it is gone.
+	lk, o, err := e.lockSettled(ctx, rec.ID)
 	if err != nil {
 		return err
 	}
 	defer lk.Unlock()
-	o := e.observe(rec.ID)
 	if o.monitorAlive || o.orphan {
 		return nil // running (or about to restart) already
 	}
@@ -62,6 +63,9 @@ func (e *Engine) Stop(ctx context.Context, id string, opts StopOptions) (StopRes
 		if err == nil {
 			// The monitor answers once the final state is written; it
 			// exits right after.
+			if opts.NoWaitCleanup {
+				return StopResult{Killed: resp.Killed, Reason: resp.Reason, ExitCode: resp.ExitCode}, nil
+			}
 			if err := e.waitMonitorGone(ctx, rec.ID); err != nil {
 				return StopResult{}, err
 			}

@@ -14,6 +14,11 @@ type StopOptions struct {
 	Timeout *time.Duration
 	// Signal replaces the container's stop signal when set.
 	Signal string
+	// NoWaitCleanup returns as soon as the container has stopped for good,
+	// while its monitor still tears down (cgroup, network endpoints): for
+	// a caller that removes the container next (Remove waits for it) and
+	// has other containers to stop meanwhile.
+	NoWaitCleanup bool
 }
 
 // StopResult says how a container stopped.

@@ -68,7 +68,7 @@ func (s *Service) Down(ctx context.Context, project string, opts DownOptions) er
 			return nil
 		}
 		if running(c) {
-			if err := s.stopContainer(ctx, c.ID, c.Name, opts.Timeout); err != nil {
+			if err := s.stopContainerOpts(ctx, c.Name, c.ID, engine.StopOptions{Timeout: opts.Timeout, NoWaitCleanup: true}); err != nil {
 				return err
 			}
 		}

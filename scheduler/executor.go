@@ -394,9 +394,16 @@ func (x *execution) remove(ctx context.Context, op Op) error {
 // stopContainer stops one container, reporting why a stop ended with a
 // kill (the engine kills at once when PID 1 cannot receive the signal).
 func (s *Service) stopContainer(ctx context.Context, id, name string, timeout *time.Duration) error {
+	return s.stopContainerOpts(ctx, name, id, engine.StopOptions{Timeout: timeout})
+}
+
+// stopContainerOpts is stopContainer with the engine's options (down stops
+// with NoWaitCleanup: the removal that follows waits for the monitor, and
+// the next container in the stop order need not).
+func (s *Service) stopContainerOpts(ctx context.Context, name, id string, opts engine.StopOptions) error {
 	res := containerRes(name)
 	s.events.working(res, "Stopping")
-	r, err := s.engine.Stop(ctx, id, engine.StopOptions{Timeout: timeout})
+	r, err := s.engine.Stop(ctx, id, opts)
 	if err != nil && !errdefs.IsNotFound(err) {
 		err = fmt.Errorf("stop container %s: %w", name, err)
 		s.events.fail(res, err)
