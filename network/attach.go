@@ -314,7 +314,7 @@ func (m *Manager) attachOne(ctx context.Context, h *netlink.Handle, ns netns.NsH
 	}
 	// Up on both ends, enslaved, the peer named and in the namespace: one
 	// request.
-	idx, err := m.links.addVeth(e.HostVeth, br.Attrs().MTU, br.Attrs().Index, e.Interface, mac, int(ns))
+	idx, err := m.links.addVeth(e.HostVeth, br.Attrs().MTU, br.Attrs().Index, br.Attrs().Group, e.Interface, mac, int(ns))
 	if err != nil {
 		return fail("create veth "+e.HostVeth, err)
 	}

@@ -408,10 +408,11 @@ func (m *Manager) removeKernel(ctx context.Context, n *Network) error {
 	if err := m.fw.RemoveNetwork(ctx, n.Bridge); err != nil {
 		return fmt.Errorf("network %q: %w", n.Name, err)
 	}
-	if err := deletePorts(n.Bridge); err != nil {
-		return fmt.Errorf("network %q: bridge %s: %w", n.Name, n.Bridge, err)
+	h, err := m.links.handle()
+	if err != nil {
+		return err
 	}
-	if err := deleteLink(n.Bridge); err != nil {
+	if err := deleteBridgeAndPorts(h, n.Bridge); err != nil {
 		return fmt.Errorf("network %q: delete bridge %s: %w", n.Name, n.Bridge, err)
 	}
 	return nil

@@ -46,13 +46,13 @@ func (l *hostLinks) handle() (*netlink.Handle, error) {
 }
 
 // addVeth creates a veth pair in one request: the host end, up, enslaved
-// to the bridge master; the peer with its name and MAC, straight in the
+// to the bridge master and in its device group; the peer with its name and MAC, straight in the
 // namespace nsFd (the caller brings it up there). It returns the host end's index (from the kernel's
 // echo of the new link; 0 when the kernel does not echo).
 //
 // netlink.LinkAdd takes three round trips for this (create, look up the
 // index, set the master), each on a new socket.
-func (l *hostLinks) addVeth(name string, mtu, master int, peer string, mac net.HardwareAddr, nsFd int) (int, error) {
+func (l *hostLinks) addVeth(name string, mtu, master int, group uint32, peer string, mac net.HardwareAddr, nsFd int) (int, error) {
 	if err := l.init(); err != nil {
 		return 0, fmt.Errorf("netlink: %w", err)
 	}
@@ -64,6 +64,11 @@ func (l *hostLinks) addVeth(name string, mtu, master int, peer string, mac net.H
 	req.AddData(nl.NewRtAttr(unix.IFLA_IFNAME, nl.ZeroTerminated(name)))
 	req.AddData(nl.NewRtAttr(unix.IFLA_MTU, nl.Uint32Attr(uint32(mtu))))
 	req.AddData(nl.NewRtAttr(unix.IFLA_MASTER, nl.Uint32Attr(uint32(master))))
+	if group != 0 {
+		// The bridge's device group: removing the network deletes the
+		// bridge and its remaining ports in one batch.
+		req.AddData(nl.NewRtAttr(unix.IFLA_GROUP, nl.Uint32Attr(group)))
+	}
 	info := nl.NewRtAttr(unix.IFLA_LINKINFO, nil)
 	info.AddRtAttr(nl.IFLA_INFO_KIND, nl.NonZeroTerminated("veth"))
 	data := info.AddRtAttr(nl.IFLA_INFO_DATA, nil)
