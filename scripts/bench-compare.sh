@@ -19,7 +19,9 @@
 #
 # Environment: BENCH_CACHE (default /var/tmp/berth-bench-compare) keeps the built
 # Compose plugin; BENCH_N is the most timed runs of a fast figure (default 5);
-# BENCH_KEEP=1 keeps the work directory.
+# BENCH_TOOLS picks the tools beside berth (default "docker podman"; podman-compose
+# takes about half of the ~20 minutes); DOCKERD is the daemon (default
+# /usr/sbin/dockerd); BENCH_KEEP=1 keeps the work directory.
 set -euo pipefail
 
 BERTH=${1:?usage: bench-compare.sh path/to/berth}
@@ -28,6 +30,8 @@ CACHE=${BENCH_CACHE:-/var/tmp/berth-bench-compare}
 COMPOSE_VERSION=v2.40.3
 IMAGE=127.0.0.1:5000/busybox:1
 DOCKER=/usr/bin/docker # Debian's CLI, the daemon's version (/usr/local/bin may hold another)
+DOCKERD=${DOCKERD:-/usr/sbin/dockerd}
+TOOLS=" ${BENCH_TOOLS:-docker podman} "
 
 say() { echo "bench:compare: $*" >&2; }
 
@@ -42,15 +46,22 @@ curl -fsS "http://127.0.0.1:5000/v2/busybox/tags/list" 2>/dev/null | grep -q '"1
 
 docker_skip=""
 podman_skip=""
+[[ $TOOLS == *" docker "* ]] || docker_skip="not in BENCH_TOOLS"
+[[ $TOOLS == *" podman "* ]] || podman_skip="not in BENCH_TOOLS"
+keep_logs=""
 
 # --- installs -------------------------------------------------------------------
 
 policy_made=""
 install_packages() {
   local need=()
-  [ -x /usr/sbin/dockerd ] && [ -x $DOCKER ] || need+=(docker.io)
-  command -v podman >/dev/null || need+=(podman)
-  command -v podman-compose >/dev/null || need+=(podman-compose)
+  if [ -z "$docker_skip" ]; then
+    [ -x /usr/sbin/dockerd ] && [ -x $DOCKER ] || need+=(docker.io)
+  fi
+  if [ -z "$podman_skip" ]; then
+    command -v podman >/dev/null || need+=(podman)
+    command -v podman-compose >/dev/null || need+=(podman-compose)
+  fi
   [ ${#need[@]} -eq 0 ] && return 0
   say "installing ${need[*]} (apt-get)"
   # No daemon may start from the packages' scripts: the dockerd here is ours alone.
@@ -97,6 +108,7 @@ BROOT=""
 LOGS=""
 keyjson_made=""
 dockerd_pid=""
+compare_pid=""
 libpod_cg_made=""
 netns_before=""
 
@@ -105,6 +117,10 @@ cleanup() {
   set +e
   trap - EXIT INT TERM
   [ -n "$policy_made" ] && rm -f /usr/sbin/policy-rc.d
+  if [ -n "$compare_pid" ]; then
+    kill -TERM "$compare_pid" 2>/dev/null # it stops the command it runs
+    wait "$compare_pid" 2>/dev/null
+  fi
   if [ -n "$dockerd_pid" ] && kill -0 "$dockerd_pid" 2>/dev/null; then
     # the daemon is ours alone: every container on it is this run's
     local ids
@@ -123,6 +139,13 @@ cleanup() {
   if [ -n "$W" ] && [ -f "$W/podman/containers.conf" ] && command -v podman >/dev/null; then
     nsenter --net="/run/netns/$NS" podman rm -af -t 0 >/dev/null 2>&1
     nsenter --net="/run/netns/$NS" podman pod rm -af >/dev/null 2>&1
+  fi
+  # berth's projects of an interrupted run (compare names them cmpb<stack>)
+  if [ -n "$BROOT" ] && [ -e "/run/netns/$NS" ]; then
+    for stack in web3 web3slow wide30; do
+      nsenter --net="/run/netns/$NS" "$BERTH" --root "$BROOT" -p "cmpb$stack" \
+        -f "$REPO/examples/bench/$stack/compose.yaml" down -v -t 0 >/dev/null 2>&1
+    done
   fi
   # processes left in the namespace were started here (a shim or docker-proxy of a
   # daemon that died): stop them by PID
@@ -152,7 +175,7 @@ cleanup() {
     if [ "${BENCH_KEEP:-}" = 1 ]; then say "kept $W"; else rm -rf "$W"; fi
   fi
   if [ -n "$LOGS" ]; then
-    if [ "$rc" = 0 ]; then rm -rf "$LOGS"; else say "logs kept in $LOGS"; fi
+    if [ "$rc" = 0 ] && [ -z "$keep_logs" ]; then rm -rf "$LOGS"; else say "logs kept in $LOGS"; fi
   fi
   if [ -n "$BROOT" ]; then
     # berth's root: removed only when berth left nothing mounted in it
@@ -170,8 +193,13 @@ trap cleanup EXIT INT TERM
 
 mkdir -p "$CACHE"
 install_packages
-[ -x /usr/sbin/dockerd ] && [ -x $DOCKER ] || docker_skip="docker.io could not be installed (apt-get)"
-command -v podman >/dev/null && command -v podman-compose >/dev/null || podman_skip="podman/podman-compose could not be installed (apt-get)"
+if [ -z "$docker_skip" ]; then
+  [ -x "$DOCKERD" ] && [ -x $DOCKER ] || docker_skip="docker.io could not be installed (apt-get)"
+fi
+if [ -z "$podman_skip" ]; then
+  command -v podman >/dev/null && command -v podman-compose >/dev/null ||
+    podman_skip="podman/podman-compose could not be installed (apt-get)"
+fi
 if [ -z "$docker_skip" ] && ! build_compose; then
   docker_skip="Docker Compose $COMPOSE_VERSION could not be built from the Go module proxy"
 fi
@@ -192,7 +220,7 @@ export DOCKER_CONFIG=$CACHE/docker-config DOCKER_HOST=unix://$W/docker/docker.so
 start_dockerd() {
   mkdir -p "$W/docker"
   echo '{}' >"$W/docker/daemon.json" # not the host's /etc/docker/daemon.json
-  "${in_ns[@]}" /usr/sbin/dockerd --config-file "$W/docker/daemon.json" \
+  "${in_ns[@]}" "$DOCKERD" --config-file "$W/docker/daemon.json" \
     --data-root "$W/docker/data" --exec-root "$W/docker/exec" --pidfile "$W/docker/dockerd.pid" \
     -H "$DOCKER_HOST" --cgroup-parent "/$NS-docker" >"$W/docker/dockerd.log" 2>&1 &
   dockerd_pid=$!
@@ -202,7 +230,13 @@ start_dockerd() {
     sleep 0.5
   done
   if ! $DOCKER version >/dev/null 2>&1; then
-    docker_skip="dockerd did not start: $(grep -E 'level=(error|fatal)|failed' "$W/docker/dockerd.log" | tail -3 | tr '\n' ' ')"
+    local why
+    why=$(grep -E 'level=(error|fatal)|failed' "$W/docker/dockerd.log" | tail -3)
+    [ -n "$why" ] || why=$(tail -3 "$W/docker/dockerd.log")
+    [ -n "$why" ] || why="it exited and logged nothing"
+    cp "$W/docker/dockerd.log" "$LOGS/"
+    keep_logs=1
+    docker_skip="$DOCKERD did not start (its log: $LOGS/dockerd.log): $(tr '\n' ' ' <<<"$why")"
     return 1
   fi
   # dockerd in the namespace cannot reach the host's loopback: the image goes in as a tarball
@@ -310,7 +344,13 @@ else
   args+=(-podman-skip "$podman_skip")
 fi
 cd "$REPO"
+go build -o "$W/compare" ./examples/bench/compare
+# in the background, so that a signal reaches the trap at once (bash runs traps
+# only between commands)
+"$W/compare" "${args[@]}" &
+compare_pid=$!
 rc=0
-go run ./examples/bench/compare "${args[@]}" || rc=$?
+wait "$compare_pid" || rc=$?
+compare_pid=""
 echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 exit $rc

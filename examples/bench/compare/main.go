@@ -12,8 +12,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -58,8 +60,16 @@ func main() {
 			t.skip = "not given"
 		}
 	}
+	// a signal stops the command running and the run: the script's trap
+	// then cleans up
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	r := &runner{dir: dir, logDir: *logDir, image: *image, budget: *budget, log: os.Stderr}
-	res := r.all(context.Background(), cases(*n), tools)
+	res := r.all(ctx, cases(*n), tools)
+	if ctx.Err() != nil {
+		fmt.Fprintln(os.Stderr, "compare: interrupted")
+		os.Exit(130)
+	}
 	fmt.Println(table(res, tools))
 	for _, t := range tools {
 		if t.skip != "" {
@@ -128,6 +138,9 @@ func (r *runner) all(ctx context.Context, ks []kase, tools []*tool) results {
 	res := results{cases: ks, cells: map[string]cell{}}
 	for _, k := range ks {
 		for _, t := range tools {
+			if ctx.Err() != nil {
+				return res
+			}
 			if !t.measures(k) {
 				continue
 			}
