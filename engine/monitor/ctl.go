@@ -144,8 +144,11 @@ func (m *monitor) stop(ctx context.Context, req Request) Response {
 	var resp Response
 	if rs != nil {
 		resp.Killed, resp.Reason = m.stopRun(ctx, rs, sig, timeout)
+		// Stopping is set: no restart follows this exit.
+		<-rs.recorded
+	} else {
+		<-m.done // between runs (restart back-off), or not started
 	}
-	<-m.done
 	m.mu.Lock()
 	resp.ExitCode = m.st.ExitCode
 	m.mu.Unlock()

@@ -40,6 +40,9 @@ type runState struct {
 	console *os.File
 	// exited is closed when the init has been reaped; status is then set.
 	exited chan struct{}
+	// recorded is closed once the exit is in the state (before the run's
+	// cgroup and network endpoints are taken down).
+	recorded chan struct{}
 	status runtime.ExitStatus
 	// cancel stops the run's goroutines (healthcheck, DNS).
 	cancel   context.CancelFunc
@@ -187,7 +190,7 @@ func shouldRestart(p RestartPolicy, code, restarts int) bool {
 // startOnce creates the cgroup, starts the init (network attached before it
 // runs) and the log pumps. On error nothing of the run is left.
 func (m *monitor) startOnce(ctx context.Context) (_ *runState, err error) {
-	rs := &runState{exited: make(chan struct{})}
+	rs := &runState{exited: make(chan struct{}), recorded: make(chan struct{})}
 	runCtx, cancel := context.WithCancel(context.Background())
 	rs.cancel = cancel
 	defer func() {
@@ -407,14 +410,6 @@ func (m *monitor) waitRun(ctx context.Context, rs *runState) int {
 		_ = r.Close()
 	}
 	oom := rs.cg.OOMKilled()
-	if rs.attached {
-		if err := m.net.Detach(context.WithoutCancel(ctx), m.id); err != nil {
-			m.log.Warn("detach networks", "err", err)
-		}
-	}
-	if err := rs.cg.Remove(ctx); err != nil {
-		m.log.Warn("remove cgroup", "err", err)
-	}
 	code := rs.status.Code
 	m.mu.Lock()
 	m.cur = nil
@@ -431,6 +426,21 @@ func (m *monitor) waitRun(ctx context.Context, rs *runState) int {
 	if m.st.Health != nil {
 		m.st.Health.Status = HealthUnhealthy // as docker records a stopped container
 	}
+	m.saveLocked(persistNow)
+	m.mu.Unlock()
+	// A stop is answered from here: the container has stopped. The
+	// teardown below (and the synced state) follow before this monitor
+	// restarts the container or exits, which callers that need it wait for.
+	close(rs.recorded)
+	if rs.attached {
+		if err := m.net.Detach(context.WithoutCancel(ctx), m.id); err != nil {
+			m.log.Warn("detach networks", "err", err)
+		}
+	}
+	if err := rs.cg.Remove(ctx); err != nil {
+		m.log.Warn("remove cgroup", "err", err)
+	}
+	m.mu.Lock()
 	m.saveLocked(persist)
 	m.mu.Unlock()
 	if oom {
