@@ -91,9 +91,9 @@ func reportCPU(b *testing.B, cpu []time.Duration) {
 	b.ReportMetric(float64(cpu[len(cpu)/2].Microseconds())/1000, "cpu-ms-median")
 }
 
-// BenchmarkMonitorRSS: resident memory of one container's monitor (the
-// engine test binary plays berth), settled after a second, with and
-// without a healthcheck running.
+// BenchmarkMonitorRSS: resident memory of one container's monitor
+// (bin/berth-monitor), settled (12 s after the start, past its first
+// trim), with and without a healthcheck running.
 func BenchmarkMonitorRSS(b *testing.B) {
 	te := benchEngine(b)
 	ctx := context.Background()
@@ -104,7 +104,7 @@ func BenchmarkMonitorRSS(b *testing.B) {
 			s.Healthcheck = &Healthcheck{Test: []string{"CMD", "true"}, Interval: 30 * time.Second}
 		}
 		c := te.run(s)
-		time.Sleep(3 * time.Second)
+		time.Sleep(12 * time.Second) // past the monitor's first trim (10 s)
 		pid := monitorPid(b, te, c.ID)
 		rss, pss := memOf(b, pid)
 		suffix := ""
