@@ -175,6 +175,17 @@ func openPlacement(cfg ExecConfig) (pl *placement, err error) {
 	return pl, nil
 }
 
+// The main goroutine keeps the main thread for the process's life.
+//
+// Exec (and Start's namespace joins, and the engine's view of a stopped
+// container) taint the thread they run on and end it by exiting locked.
+// Go cannot end a process's main thread: it parks it for good instead,
+// still in the container's namespaces, and the process's /proc/self (the
+// main thread's: mountinfo, ns/*, root) then describes the container
+// (found as a phantom mount leak in cp's tests). Locked to the main
+// goroutine from the start, the main thread never runs anything else.
+func init() { goruntime.LockOSThread() }
+
 // execOnThread runs on a locked thread that it taints for good.
 func execOnThread(pidfd int, cfg ExecConfig, pl *placement) (_ *ExecProcess, err error) {
 	if err := unix.Unshare(unix.CLONE_FS); err != nil {

@@ -282,3 +282,25 @@ func initZombie(ps string) bool {
 	}
 	return false
 }
+
+// TestLinuxExecLeavesMainThread: execs taint the thread they run on for
+// good; the process's main thread, which Go parks instead of ending, must
+// never be one of them, or /proc/self (the main thread's view) describes
+// the container's mounts from then on.
+func TestLinuxExecLeavesMainThread(t *testing.T) {
+	requireRoot(t)
+	cfg := build(t, spec(t, "sleep", "30"))
+	p := started(t, cfg)
+	before, err := os.Readlink("/proc/self/ns/mnt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 40 {
+		if _, code := execOut(t, p.Pid, execConfig(cfg, "true")); code != 0 {
+			t.Fatalf("exec true: %d", code)
+		}
+		if now, _ := os.Readlink("/proc/self/ns/mnt"); now != before {
+			t.Fatalf("the main thread is in the container's mount namespace (%s, was %s)", now, before)
+		}
+	}
+}
