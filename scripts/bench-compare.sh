@@ -118,7 +118,8 @@ cleanup() {
   trap - EXIT INT TERM
   [ -n "$policy_made" ] && rm -f /usr/sbin/policy-rc.d
   if [ -n "$compare_pid" ]; then
-    kill -TERM "$compare_pid" 2>/dev/null # it stops the command it runs
+    # it stops the command it runs and removes that figure's project
+    kill -TERM "$compare_pid" 2>/dev/null
     wait "$compare_pid" 2>/dev/null
   fi
   if [ -n "$dockerd_pid" ] && kill -0 "$dockerd_pid" 2>/dev/null; then
@@ -139,13 +140,6 @@ cleanup() {
   if [ -n "$W" ] && [ -f "$W/podman/containers.conf" ] && command -v podman >/dev/null; then
     nsenter --net="/run/netns/$NS" podman rm -af -t 0 >/dev/null 2>&1
     nsenter --net="/run/netns/$NS" podman pod rm -af >/dev/null 2>&1
-  fi
-  # berth's projects of an interrupted run (compare names them cmpb<stack>)
-  if [ -n "$BROOT" ] && [ -e "/run/netns/$NS" ]; then
-    for stack in web3 web3slow wide30; do
-      nsenter --net="/run/netns/$NS" "$BERTH" --root "$BROOT" -p "cmpb$stack" \
-        -f "$REPO/examples/bench/$stack/compose.yaml" down -v -t 0 >/dev/null 2>&1
-    done
   fi
   # processes left in the namespace were started here (a shim or docker-proxy of a
   # daemon that died): stop them by PID

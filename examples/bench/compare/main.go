@@ -136,7 +136,8 @@ func (r results) failures() int {
 // tools[0] is berth, which also counts each stack's services.
 func (r *runner) all(ctx context.Context, ks []kase, tools []*tool) results {
 	res := results{cases: ks, cells: map[string]cell{}}
-	for _, k := range ks {
+	for i, k := range ks {
+		k.id = i + 1
 		for _, t := range tools {
 			if ctx.Err() != nil {
 				return res

@@ -59,6 +59,7 @@ const (
 
 // kase is one figure of the table.
 type kase struct {
+	id       int // in project names
 	title    string
 	stack    string // directory under the stacks; "" for plainRun
 	kind     kind
@@ -135,7 +136,11 @@ type project struct {
 	want int // services, all running after up
 }
 
-func (r *runner) project(ctx context.Context, t *tool, berth *tool, stack string) (*project, error) {
+// project names t's project of case k's stack, cmp<tool><stack><case>: a
+// project one figure leaves behind (dockerd 20.10 under load can fail a
+// `down` with "network … has active endpoints") does not fail the next.
+func (r *runner) project(ctx context.Context, t, berth *tool, k kase) (*project, error) {
+	stack := k.stack
 	file := filepath.Join(r.dir, stack, "compose.yaml")
 	if r.services == nil {
 		r.services = map[string]int{}
@@ -147,7 +152,8 @@ func (r *runner) project(ctx context.Context, t *tool, berth *tool, stack string
 		}
 		r.services[stack] = len(strings.Fields(res.out))
 	}
-	return &project{r: r, t: t, name: "cmp" + t.short + stack, file: file, want: r.services[stack]}, nil
+	name := fmt.Sprintf("cmp%s%s%d", t.short, stack, k.id)
+	return &project{r: r, t: t, name: name, file: file, want: r.services[stack]}, nil
 }
 
 func (p *project) run(ctx context.Context, args ...string) (result, error) {
@@ -203,15 +209,17 @@ type step func(ctx context.Context) error
 
 // cell measures case k with tool t: up to k.n timed runs, fewer once the
 // runs took r.budget, each with its untimed preparation and check. The
-// project is removed before and after.
+// project is removed before and after, after also when ctx is cancelled.
 func (r *runner) cell(ctx context.Context, k kase, t, berth *tool) (c cell) {
 	var p *project
 	if k.stack != "" {
 		var err error
-		if p, err = r.project(ctx, t, berth, k.stack); err != nil {
+		if p, err = r.project(ctx, t, berth, k); err != nil {
 			return cell{err: err}
 		}
 		defer func() {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+			defer cancel()
 			if err := p.reset(ctx); err != nil && c.err == nil {
 				c.err = err
 			}
