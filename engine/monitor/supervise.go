@@ -43,7 +43,7 @@ type runState struct {
 	// recorded is closed once the exit is in the state (before the run's
 	// cgroup and network endpoints are taken down).
 	recorded chan struct{}
-	status runtime.ExitStatus
+	status   runtime.ExitStatus
 	// cancel stops the run's goroutines (healthcheck, DNS).
 	cancel   context.CancelFunc
 	pumps    sync.WaitGroup
