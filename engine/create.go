@@ -262,6 +262,9 @@ func (e *Engine) resolveRecord(id string, spec ContainerSpec, img *image.Image) 
 		Sysctls: spec.Sysctls, ShmSize: spec.Resources.ShmSize, ReadOnly: spec.ReadOnly,
 		Tty: spec.Tty, Init: spec.Init,
 	}
+	if cs := spec.ConsoleSize; spec.Tty && cs != nil {
+		in.ConsoleRows, in.ConsoleCols = cs.Rows, cs.Cols
+	}
 	if spec.Resources.OomScoreAdj != 0 {
 		adj := spec.Resources.OomScoreAdj
 		in.OomScoreAdj = &adj

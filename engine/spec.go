@@ -50,6 +50,9 @@ type ContainerSpec struct {
 	// Tty allocates a terminal for the process; OpenStdin keeps stdin open.
 	Tty       bool `json:"tty,omitempty"`
 	OpenStdin bool `json:"stdin_open,omitempty"`
+	// ConsoleSize is the terminal's size from the start (docker's
+	// HostConfig.ConsoleSize), for a run attached to the caller's terminal.
+	ConsoleSize *WinSize `json:"console_size,omitempty"`
 	// ReadOnly mounts the root filesystem read-only.
 	ReadOnly bool `json:"read_only,omitempty"`
 	// Init runs a minimal init as PID 1 that forwards signals and reaps.

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/berthdev/berth/engine"
 )
 
 // Cascade is what an attached `up` does when a container exits.
@@ -228,8 +230,8 @@ type ExecOptions struct {
 	Resize <-chan WinSize
 }
 
-// WinSize is a terminal size.
-type WinSize struct{ Rows, Cols uint16 }
+// WinSize is a terminal size (the engine's: sizes go straight through).
+type WinSize = engine.WinSize
 
 // RunOptions are run's options.
 type RunOptions struct {

@@ -28,24 +28,10 @@ func (s *Service) Exec(ctx context.Context, project string, opts ExecOptions) er
 	if !c.State.Running {
 		return fmt.Errorf("container %s is not running: %w", c.Name, errdefs.ErrFailedPrecondition)
 	}
-	var resize chan engine.WinSize
-	if opts.Resize != nil {
-		resize = make(chan engine.WinSize, 1)
-		go func() {
-			defer close(resize)
-			for ws := range opts.Resize {
-				select {
-				case resize <- engine.WinSize{Rows: ws.Rows, Cols: ws.Cols}:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}()
-	}
 	code, err := s.engine.Exec(ctx, c.ID, engine.ExecOptions{
 		Cmd: opts.Command, Env: opts.Env, User: opts.User, WorkingDir: opts.WorkingDir,
 		Tty: opts.Tty, Interactive: opts.Interactive, Privileged: opts.Privileged, Detach: opts.Detach,
-		Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr, Resize: resize,
+		Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr, Resize: opts.Resize,
 	})
 	if err != nil {
 		return err
@@ -128,6 +114,14 @@ func (s *Service) Run(ctx context.Context, p *types.Project, opts RunOptions) er
 		}
 	}
 	spec.AutoRemove = opts.AutoRemove && opts.Detach
+	if opts.Tty && !opts.Detach && opts.Resize != nil {
+		// The terminal's size now, so the process starts with it.
+		select {
+		case ws := <-opts.Resize:
+			spec.ConsoleSize = &ws
+		default:
+		}
+	}
 	c, err := s.engine.Create(ctx, spec)
 	if err != nil {
 		return fmt.Errorf("service %q: create one-off container: %w", svc.Name, err)
@@ -154,21 +148,7 @@ func (s *Service) runAttached(ctx context.Context, c *engine.Container, opts Run
 	}
 	if opts.Tty || opts.Interactive {
 		// A terminal or stdin needs the monitor's attach stream.
-		var resize chan engine.WinSize
-		if opts.Resize != nil {
-			resize = make(chan engine.WinSize, 1)
-			go func() {
-				defer close(resize)
-				for ws := range opts.Resize {
-					select {
-					case resize <- engine.WinSize{Rows: ws.Rows, Cols: ws.Cols}:
-					case <-ctx.Done():
-						return
-					}
-				}
-			}()
-		}
-		ao := engine.AttachOptions{Stdout: opts.Stdout, Stderr: opts.Stderr, Resize: resize}
+		ao := engine.AttachOptions{Stdout: opts.Stdout, Stderr: opts.Stderr, Resize: opts.Resize}
 		if opts.Interactive {
 			ao.Stdin = opts.Stdin
 		}

@@ -71,14 +71,14 @@ func isTerminalReader(r io.Reader) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// rawTerminal puts stdin in raw mode and reports the terminal's size now
-// and on every SIGWINCH; restore undoes both.
+// rawTerminal puts stdin in raw mode (when it is a terminal) and reports
+// the terminal's size now and on every SIGWINCH; restore undoes both.
 func rawTerminal(stdin io.Reader, stdout io.Writer) (restore func(), resize <-chan scheduler.WinSize) {
 	in, _ := stdin.(*os.File)
 	out, _ := stdout.(*os.File)
 	ch := make(chan scheduler.WinSize, 1)
 	var old *term.State
-	if in != nil {
+	if in != nil && term.IsTerminal(int(in.Fd())) {
 		old, _ = term.MakeRaw(int(in.Fd()))
 	}
 	send := func() {

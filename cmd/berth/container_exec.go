@@ -3,14 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/signal"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/berthdev/berth/engine"
 )
@@ -109,7 +105,7 @@ func (c *cli) runContainerExec(ctx context.Context, o containerExecOptions, name
 		Interactive: o.interactive, Privileged: o.privileged, Detach: o.detach,
 		Stdin: c.stdin, Stdout: c.stdout, Stderr: c.stderr}
 	if o.tty {
-		restore, resize := c.rawTerminal(ctx)
+		restore, resize := rawTerminal(c.stdin, c.stdout)
 		defer restore()
 		eo.Resize = resize
 	}
@@ -121,48 +117,4 @@ func (c *cli) runContainerExec(ctx context.Context, o containerExecOptions, name
 		return &exitError{code: code}
 	}
 	return nil
-}
-
-// rawTerminal puts the CLI's terminal (when stdin is one) in raw mode and
-// reports its size now and on every SIGWINCH; restore undoes both.
-func (c *cli) rawTerminal(ctx context.Context) (restore func(), resize <-chan engine.WinSize) {
-	in, ok := c.stdin.(*os.File)
-	if !ok || !term.IsTerminal(int(in.Fd())) {
-		return func() {}, nil
-	}
-	fd := int(in.Fd())
-	old, err := term.MakeRaw(fd)
-	if err != nil {
-		return func() {}, nil
-	}
-	ch := make(chan engine.WinSize, 4)
-	send := func() {
-		if w, h, err := term.GetSize(fd); err == nil {
-			select {
-			case ch <- engine.WinSize{Rows: uint16(h), Cols: uint16(w)}:
-			default:
-			}
-		}
-	}
-	send()
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGWINCH)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-sig:
-				send()
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return func() {
-		signal.Stop(sig)
-		close(done)
-		_ = term.Restore(fd, old)
-	}, ch
 }

@@ -78,6 +78,9 @@ type Config struct {
 	// Tty makes the init allocate a pty in the container's devpts and send
 	// the master over the console socket (fd 5); Process.Console is it.
 	Tty bool `json:"tty,omitempty"`
+	// ConsoleRows and ConsoleCols are the terminal's size from the start.
+	ConsoleRows uint16 `json:"console_rows,omitempty"`
+	ConsoleCols uint16 `json:"console_cols,omitempty"`
 	// Init runs berth's minimal init as PID 1 (signal forwarding, reaping)
 	// with the user's process as its child.
 	Init bool `json:"init,omitempty"`

@@ -118,13 +118,21 @@ func mknod(p string, d Device) error {
 // setupConsole allocates the container's terminal in its own devpts (after
 // pivot_root, so /dev/ptmx is the container's), makes the slave the init's
 // stdio and controlling terminal and sends the master to the parent.
-func setupConsole(uid int) error {
+func setupConsole(uid int, rows, cols uint16) error {
 	master, slave, err := openPty()
 	if err != nil {
 		return fmt.Errorf("allocate the container's terminal: %w", err)
 	}
 	defer unix.Close(master)
 	defer unix.Close(slave)
+	// Sized before the process runs: the caller's first resize comes
+	// through the monitor only after the start, and a program that reads
+	// its size at once (stty size, a shell's prompt, an editor) saw 0x0.
+	if rows > 0 && cols > 0 {
+		if err := unix.IoctlSetWinsize(master, unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols}); err != nil {
+			return fmt.Errorf("size the container's terminal: %w", err)
+		}
+	}
 	// Owned by the process's user, as with a login (`tty`, `mesg`, ssh).
 	if uid != 0 {
 		_ = unix.Fchown(slave, uid, -1)

@@ -150,7 +150,7 @@ func TestLinuxStartTty(t *testing.T) {
 	requireRoot(t)
 	t.Parallel()
 	in := spec(t, "sh", "-c", "tty; stty size; ls -l /dev/console | cut -c1")
-	in.Tty = true
+	in.Tty, in.ConsoleRows, in.ConsoleCols = true, 33, 101
 	p, err := Start(context.Background(), build(t, in), StartOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -171,7 +171,9 @@ func TestLinuxStartTty(t *testing.T) {
 	}
 	p.Console.Close()
 	out := strings.ReplaceAll(buf.String(), "\r", "")
-	if !strings.HasPrefix(out, "/dev/pts/0\n") || !strings.Contains(out, "\nc\n") {
+	// The size is the console's from the first instruction (stty size
+	// printed "0 0" or failed before the process could see a resize).
+	if !strings.HasPrefix(out, "/dev/pts/0\n33 101\n") || !strings.Contains(out, "\nc\n") {
 		t.Fatalf("output %q", out)
 	}
 }

@@ -116,7 +116,7 @@ func runInit(cfg *Config) error {
 		return err
 	}
 	if cfg.Tty {
-		if err := setupConsole(int(cred.uid)); err != nil {
+		if err := setupConsole(int(cred.uid), cfg.ConsoleRows, cfg.ConsoleCols); err != nil {
 			return err
 		}
 	}

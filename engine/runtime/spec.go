@@ -89,7 +89,10 @@ type SpecInput struct {
 	Mounts []Mount
 	Files  []Mount
 	Tty    bool
-	Init   bool
+	// ConsoleRows and ConsoleCols size the terminal before the process
+	// starts (docker's ConsoleSize); 0 leaves it 0x0 until a resize.
+	ConsoleRows, ConsoleCols uint16
+	Init                     bool
 }
 
 // DefaultNofile is the RLIMIT_NOFILE a container gets when ulimits do not
@@ -121,6 +124,8 @@ func BuildConfig(in SpecInput) (Config, error) {
 		OomScoreAdj:    in.OomScoreAdj,
 		ShmSize:        in.ShmSize,
 		Tty:            in.Tty,
+		ConsoleRows:    in.ConsoleRows,
+		ConsoleCols:    in.ConsoleCols,
 		Init:           in.Init,
 	}
 	if len(in.Args) == 0 || in.Args[0] == "" {
