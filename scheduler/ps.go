@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	units "github.com/docker/go-units"
+
 	"github.com/berthdev/berth/compose"
 	"github.com/berthdev/berth/engine"
 )
@@ -38,12 +40,12 @@ func summarize(c *engine.Container, now time.Time) ContainerSummary {
 		Service:    l[compose.LabelService],
 		Created:    c.Created.Unix(),
 		State:      string(c.State.Status),
-		Status:     statusText(c.State, now),
+		Status:     StatusText(c.State, now),
 		ExitCode:   c.State.ExitCode,
 		Labels:     l,
 		LabelsText: labelsText(l),
 		Number:     n,
-		RunningFor: HumanDuration(now.Sub(c.Created)) + " ago",
+		RunningFor: units.HumanDuration(now.Sub(c.Created)) + " ago",
 		Publishers: []PortPublisher{},
 	}
 	if c.State.Health != nil {
@@ -94,12 +96,12 @@ func commandLine(c *engine.Container) string {
 	return strconv.Quote(strings.Join(args, " "))
 }
 
-// statusText is docker's status column: "Up 5 minutes (healthy)",
+// StatusText is docker's status column: "Up 5 minutes (healthy)",
 // "Exited (0) 2 minutes ago", "Created", …
-func statusText(st engine.ContainerState, now time.Time) string {
+func StatusText(st engine.ContainerState, now time.Time) string {
 	switch st.Status {
 	case engine.StatusRunning, engine.StatusPaused:
-		s := "Up " + HumanDuration(now.Sub(st.StartedAt))
+		s := "Up " + units.HumanDuration(now.Sub(st.StartedAt))
 		if st.Status == engine.StatusPaused {
 			return s + " (Paused)"
 		}
@@ -117,12 +119,12 @@ func statusText(st engine.ContainerState, now time.Time) string {
 		}
 		return s
 	case engine.StatusRestarting:
-		return fmt.Sprintf("Restarting (%d) %s ago", st.ExitCode, HumanDuration(now.Sub(st.FinishedAt)))
+		return fmt.Sprintf("Restarting (%d) %s ago", st.ExitCode, units.HumanDuration(now.Sub(st.FinishedAt)))
 	case engine.StatusExited:
 		if st.FinishedAt.IsZero() {
 			return fmt.Sprintf("Exited (%d)", st.ExitCode)
 		}
-		return fmt.Sprintf("Exited (%d) %s ago", st.ExitCode, HumanDuration(now.Sub(st.FinishedAt)))
+		return fmt.Sprintf("Exited (%d) %s ago", st.ExitCode, units.HumanDuration(now.Sub(st.FinishedAt)))
 	case engine.StatusCreated:
 		return "Created"
 	case engine.StatusRemoving:
@@ -131,41 +133,6 @@ func statusText(st engine.ContainerState, now time.Time) string {
 		return "Dead"
 	}
 	return string(st.Status)
-}
-
-// HumanDuration renders d as docker does ("Less than a second",
-// "About a minute", "3 hours", …).
-func HumanDuration(d time.Duration) string {
-	sec := int(d.Seconds())
-	switch {
-	case sec < 1:
-		return "Less than a second"
-	case sec == 1:
-		return "1 second"
-	case sec < 60:
-		return fmt.Sprintf("%d seconds", sec)
-	}
-	min := int(d.Minutes())
-	switch {
-	case min == 1:
-		return "About a minute"
-	case min < 60:
-		return fmt.Sprintf("%d minutes", min)
-	}
-	h := int(d.Hours() + 0.5)
-	switch {
-	case h == 1:
-		return "About an hour"
-	case h < 48:
-		return fmt.Sprintf("%d hours", h)
-	case h < 24*7*2:
-		return fmt.Sprintf("%d days", h/24)
-	case h < 24*30*2:
-		return fmt.Sprintf("%d weeks", h/24/7)
-	case h < 24*365*2:
-		return fmt.Sprintf("%d months", h/24/30)
-	}
-	return fmt.Sprintf("%d years", int(d.Hours())/24/365)
 }
 
 // ProjectSummary is one line of ls.

@@ -9,9 +9,11 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
 	"github.com/berthdev/berth/engine"
+	"github.com/berthdev/berth/scheduler"
 )
 
 // newContainerCommand is `berth container`: docker's container commands on
@@ -159,8 +161,8 @@ func psRow(ct *engine.Container, noTrunc bool) psLine {
 	return psLine{
 		ID: shortID(ct.ID, noTrunc), Image: ct.Spec.Image, Command: cmd,
 		CreatedAt:  ct.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"),
-		RunningFor: humanDuration(time.Since(ct.Created)) + " ago",
-		Status:     statusText(ct), State: string(ct.State.Status),
+		RunningFor: units.HumanDuration(time.Since(ct.Created)) + " ago",
+		Status:     scheduler.StatusText(ct.State, time.Now()), State: string(ct.State.Status),
 		Ports: portsText(ct.Ports), Names: ct.Name, Labels: strings.Join(labels, ","),
 	}
 }
@@ -179,41 +181,6 @@ func truncate(s string, n int) string {
 	return string([]rune(s)[:n-1]) + "…"
 }
 
-// statusText is docker's STATUS column: "Up 5 minutes (healthy)",
-// "Exited (0) 2 seconds ago", "Created", "Restarting (1) 3 seconds ago".
-func statusText(ct *engine.Container) string {
-	st := ct.State
-	var s string
-	switch {
-	case st.Restarting:
-		s = fmt.Sprintf("Restarting (%d) %s ago", st.ExitCode, humanDuration(time.Since(st.FinishedAt)))
-	case st.Running:
-		s = "Up " + humanDuration(time.Since(st.StartedAt))
-		if st.Paused {
-			s += " (Paused)"
-		}
-		if st.Health != nil {
-			h := st.Health.Status
-			if h == engine.HealthStarting {
-				h = "health: starting"
-			}
-			s += " (" + h + ")"
-		}
-		if !st.MonitorAlive {
-			s += " (monitor dead)"
-		}
-	case st.Status == engine.StatusCreated:
-		s = "Created"
-	default:
-		if st.FinishedAt.IsZero() {
-			s = fmt.Sprintf("Exited (%d)", st.ExitCode)
-		} else {
-			s = fmt.Sprintf("Exited (%d) %s ago", st.ExitCode, humanDuration(time.Since(st.FinishedAt)))
-		}
-	}
-	return s
-}
-
 func portsText(ports []engine.PortBinding) string {
 	var out []string
 	for _, p := range ports {
@@ -228,38 +195,6 @@ func portsText(ports []engine.PortBinding) string {
 		out = append(out, fmt.Sprintf("%s:%d->%d/%s", ip, p.HostPort, p.ContainerPort, proto))
 	}
 	return strings.Join(out, ", ")
-}
-
-// humanDuration is docker's units.HumanDuration.
-func humanDuration(d time.Duration) string {
-	switch s := int(d.Seconds()); {
-	case s < 1:
-		return "Less than a second"
-	case s == 1:
-		return "1 second"
-	case s < 60:
-		return fmt.Sprintf("%d seconds", s)
-	}
-	switch m := int(d.Minutes()); {
-	case m == 1:
-		return "About a minute"
-	case m < 60:
-		return fmt.Sprintf("%d minutes", m)
-	}
-	switch h := int(d.Round(time.Hour).Hours()); {
-	case h == 1:
-		return "About an hour"
-	case h < 48:
-		return fmt.Sprintf("%d hours", h)
-	case h < 24*7*2:
-		return fmt.Sprintf("%d days", h/24)
-	case h < 24*30*2:
-		return fmt.Sprintf("%d weeks", h/24/7)
-	case h < 24*365*2:
-		return fmt.Sprintf("%d months", h/24/30)
-	default:
-		return fmt.Sprintf("%d years", h/24/365)
-	}
 }
 
 // eachContainer runs fn for each name, printing each name on success as
