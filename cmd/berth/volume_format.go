@@ -7,7 +7,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"text/template"
 
 	"github.com/berthdev/berth/volumes"
@@ -108,33 +107,11 @@ func writeVolumes(w io.Writer, format string, quiet bool, vols []*volumes.Volume
 	case quiet:
 		format = "{{.Name}}"
 	}
-	table := strings.HasPrefix(format, "table ")
-	format = strings.TrimPrefix(format, "table ")
-	format = strings.NewReplacer(`\t`, "\t", `\n`, "\n").Replace(format)
-	tmpl, err := template.New("").Funcs(templateFuncs).Parse(format)
-	if err != nil {
-		return invalidArgument("template parsing error: %v", err)
+	items := make([]any, len(vols))
+	for i, v := range vols {
+		items[i] = volumeRow{v}
 	}
-	out := w
-	var tw *tabwriter.Writer
-	if table {
-		tw = tabwriter.NewWriter(w, 10, 1, 3, ' ', 0)
-		out = tw
-		if err := tmpl.Execute(out, volumeHeader{}); err != nil {
-			return invalidArgument("template: %v", err)
-		}
-		fmt.Fprintln(out)
-	}
-	for _, v := range vols {
-		if err := tmpl.Execute(out, volumeRow{v}); err != nil {
-			return invalidArgument("template: %v", err)
-		}
-		fmt.Fprintln(out)
-	}
-	if tw != nil {
-		return tw.Flush()
-	}
-	return nil
+	return writeTemplate(w, format, items, volumeHeader{})
 }
 
 // sortVolumes sorts by name in natural order (a2 before a10), as docker's
