@@ -45,7 +45,7 @@ func benchEngine(b *testing.B) *testEngine {
 func BenchmarkCreateToRunning(b *testing.B) {
 	te := benchEngine(b)
 	ctx := context.Background()
-	var cpu []time.Duration
+	var cpu, creates []time.Duration
 	testutil.Measure(b, 30, func(i int) time.Duration {
 		s := te.spec(fmt.Sprintf("true%d", i+1), "true")
 		c0 := cpuUsed()
@@ -54,6 +54,7 @@ func BenchmarkCreateToRunning(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		tc := time.Since(t0)
 		if err := te.Start(ctx, c.ID); err != nil {
 			b.Fatal(err)
 		}
@@ -67,10 +68,13 @@ func BenchmarkCreateToRunning(b *testing.B) {
 		time.Sleep(5 * time.Millisecond) // the monitor is reaped (its CPU counted)
 		if i >= 0 {
 			cpu = append(cpu, cpuUsed()-c0)
+			creates = append(creates, tc)
 		}
 		return d
 	})
 	reportCPU(b, cpu)
+	slices.Sort(creates)
+	b.ReportMetric(float64(creates[len(creates)/2].Microseconds())/1000, "create-ms-median")
 }
 
 // cpuUsed is the CPU time of this process and its reaped children (the

@@ -25,12 +25,11 @@ func RepoRoot() string {
 // Build compiles ./cmd/berth and its helpers (berth-monitor, berth-init)
 // into dir and returns the berth binary's path.
 func Build(dir string) (string, error) {
-	// The helpers beside berth, as `task build` installs them.
-	cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/berth", "./cmd/berth-monitor", "./cmd/berth-init")
+	// The helpers beside berth, built as `task build` builds them.
+	cmd := exec.Command("./scripts/build.sh", dir)
 	cmd.Dir = RepoRoot()
-	cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/berth and its helpers: %v\n%s", err, out)
+		return "", fmt.Errorf("scripts/build.sh: %v\n%s", err, out)
 	}
 	return filepath.Join(dir, "berth"), nil
 }
