@@ -42,9 +42,12 @@ func (s *recordSource) Records(network string) []dns.Record {
 		if err != nil {
 			return s.byNet[network] // keep answering with what we had
 		}
+		recs, err := d.records()
+		if err != nil {
+			return s.byNet[network]
+		}
 		s.byNet = map[string][]dns.Record{}
-		for _, id := range sortedIDs(d.Endpoints) {
-			r := d.Endpoints[id]
+		for _, r := range recs {
 			if !r.Complete {
 				continue
 			}

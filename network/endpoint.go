@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"net/netip"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -96,8 +95,10 @@ func (m *Manager) readEndpoint(id string) (*endpointRecord, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := d.Endpoints[id]
-	if r == nil {
+	r, err := d.get(id)
+	if err != nil {
+		return nil, err
+	} else if r == nil {
 		return nil, fmt.Errorf("container %s has no network endpoints: %w", id, errdefs.ErrNotFound)
 	}
 	return r, nil
@@ -107,13 +108,15 @@ func (m *Manager) readEndpoint(id string) (*endpointRecord, error) {
 // token is ""); it fails when the entry is another attach's.
 func (m *Manager) putEndpoint(ctx context.Context, rec *endpointRecord, token string) error {
 	return m.endpoints.update(ctx, func(d *tableDoc) (bool, error) {
-		if cur := d.Endpoints[rec.ContainerID]; cur != nil && cur.Token != token {
+		cur, err := d.get(rec.ContainerID)
+		if err != nil {
+			return false, err
+		} else if cur != nil && cur.Token != token {
 			return false, fmt.Errorf("container %s: its network endpoints changed meanwhile (another attach?): %w", rec.Name, errdefs.ErrConflict)
 		} else if cur == nil && token != "" {
 			return false, fmt.Errorf("container %s: its network endpoints were removed meanwhile: %w", rec.Name, errdefs.ErrConflict)
 		}
-		d.Endpoints[rec.ContainerID] = rec
-		return true, nil
+		return true, d.put(rec)
 	})
 }
 
@@ -121,15 +124,14 @@ func (m *Manager) putEndpoint(ctx context.Context, rec *endpointRecord, token st
 // has (a restart, a retried attach) is detached first.
 func (m *Manager) claimEndpoint(ctx context.Context, rec *endpointRecord) error {
 	for attempt := 0; ; attempt++ {
-		var prev *endpointRecord
+		var held bool
 		err := m.endpoints.update(ctx, func(d *tableDoc) (bool, error) {
-			if prev = d.Endpoints[rec.ContainerID]; prev != nil {
+			if _, held = d.Endpoints[rec.ContainerID]; held {
 				return false, nil
 			}
-			d.Endpoints[rec.ContainerID] = rec
-			return true, nil
+			return true, d.put(rec)
 		})
-		if err != nil || prev == nil {
+		if err != nil || !held {
 			return err
 		}
 		if attempt > 0 {
@@ -144,8 +146,8 @@ func (m *Manager) claimEndpoint(ctx context.Context, rec *endpointRecord) error 
 // deleteEndpoint removes the entry with token (gone is success).
 func (m *Manager) deleteEndpoint(ctx context.Context, id, token string) error {
 	return m.endpoints.update(ctx, func(d *tableDoc) (bool, error) {
-		if cur := d.Endpoints[id]; cur == nil || cur.Token != token {
-			return false, nil
+		if cur, err := d.get(id); err != nil || cur == nil || cur.Token != token {
+			return false, err
 		}
 		delete(d.Endpoints, id)
 		return true, nil
@@ -200,11 +202,7 @@ func (m *Manager) endpointRecords() ([]*endpointRecord, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*endpointRecord, 0, len(d.Endpoints))
-	for _, id := range sortedIDs(d.Endpoints) {
-		out = append(out, d.Endpoints[id])
-	}
-	return out, nil
+	return d.records()
 }
 
 // endpointIDs lists the containers with a record.
@@ -213,16 +211,7 @@ func (m *Manager) endpointIDs() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return sortedIDs(d.Endpoints), nil
-}
-
-func sortedIDs(m map[string]*endpointRecord) []string {
-	ids := make([]string, 0, len(m))
-	for id := range m {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
+	return d.ids(), nil
 }
 
 // endpointsOf lists the endpoints on one network, including attaches in
