@@ -142,7 +142,9 @@ func runInit(cfg *Config) error {
 	if err := caps.applyBounding(); err != nil {
 		return err
 	}
-	if err := cred.apply(); err != nil {
+	// With cfg.Init the process lives on (the reaper): all its threads
+	// change; else this thread execs and the others end with it.
+	if err := cred.apply(cfg.Init); err != nil {
 		return err
 	}
 	if err := caps.apply(); err != nil {
