@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,11 +16,7 @@ import (
 
 // newImageCommand is `berth image`, docker's `docker image` group.
 func (c *cli) newImageCommand() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "image COMMAND",
-		Short: "Manage images",
-	}
-	cmd.AddCommand(
+	return resourceGroup("image COMMAND", "Manage images",
 		c.newImageLsCommand(),
 		c.newImagePullCommand(),
 		c.newImagePushCommand(),
@@ -33,10 +28,6 @@ func (c *cli) newImageCommand() *cobra.Command {
 		c.newImageImportCommand(),
 		c.newImagePruneCommand(),
 	)
-	for _, sub := range cmd.Commands() {
-		freeShorthandF(sub)
-	}
-	return cmd
 }
 
 // completeImages completes image references (familiar tags).
@@ -169,18 +160,11 @@ func (c *cli) newImageTagCommand() *cobra.Command {
 }
 
 func (c *cli) newImageInspectCommand() *cobra.Command {
-	var format string
-	cmd := &cobra.Command{
+	return inspectCommand(&cobra.Command{
 		Use:               "inspect [OPTIONS] IMAGE [IMAGE...]",
 		Short:             "Display detailed information on one or more images",
-		Args:              requiresMinArgs(1),
 		ValidArgsFunction: c.completeImages,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.runImageInspect(cmd.Context(), format, args)
-		},
-	}
-	cmd.Flags().StringVarP(&format, "format", "f", "", formatHelpInspect)
-	return cmd
+	}, c.runImageInspect)
 }
 
 // inspectImage is docker's image inspect document.
@@ -234,30 +218,17 @@ func (c *cli) runImageInspect(ctx context.Context, format string, refs []string)
 	if err != nil {
 		return err
 	}
-	var docs []any
-	var errs []error
-	for _, ref := range refs {
+	return inspectEach(ctx, c.stdout, format, refs, func(ctx context.Context, ref string) (map[string]any, error) {
 		img, err := store.Get(ctx, ref)
 		if err != nil {
-			errs = append(errs, err)
-			continue
+			return nil, err
 		}
 		raw, err := store.RawConfig(ctx, img.ID)
 		if err != nil {
-			errs = append(errs, err)
-			continue
+			return nil, err
 		}
-		doc, err := inspectImage(img, raw)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		docs = append(docs, doc)
-	}
-	if err := printInspect(c.stdout, format, docs); err != nil {
-		return err
-	}
-	return errors.Join(errs...)
+		return inspectImage(img, raw)
+	})
 }
 
 type imagePruneOptions struct {
@@ -307,9 +278,7 @@ func (c *cli) runImagePrune(ctx context.Context, o imagePruneOptions) error {
 		if opts.All {
 			warning = "WARNING! This will remove all images without at least one container associated to them."
 		}
-		fmt.Fprintf(c.stdout, "%s\nAre you sure you want to continue? [y/N] ", warning)
-		answer, _ := bufio.NewReader(c.stdin).ReadString('\n')
-		if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+		if !c.confirmPrune(warning) {
 			return nil
 		}
 	}
@@ -318,13 +287,7 @@ func (c *cli) runImagePrune(ctx context.Context, o imagePruneOptions) error {
 		return err
 	}
 	rep, err := store.Prune(ctx, opts)
-	if len(rep.Lines) > 0 {
-		fmt.Fprintln(c.stdout, "Deleted Images:")
-		for _, l := range rep.Lines {
-			fmt.Fprintln(c.stdout, l)
-		}
-		fmt.Fprintln(c.stdout)
-	}
+	printDeleted(c.stdout, "Deleted Images:", rep.Lines)
 	fmt.Fprintf(c.stdout, "Total reclaimed space: %s\n", humanSize(float64(rep.Reclaimed)))
 	return err
 }

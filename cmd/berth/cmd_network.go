@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
-	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -24,50 +21,47 @@ import (
 // newNetworkCommand is `berth network`, docker's `docker network` group over
 // berth's bridge networks.
 func (c *cli) newNetworkCommand() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "network COMMAND",
-		Short: "Manage networks",
-	}
-	cmd.AddCommand(
+	return resourceGroup("network COMMAND", "Manage networks",
 		c.newNetworkCreateCommand(),
 		c.newNetworkInspectCommand(),
 		c.newNetworkLsCommand(),
 		c.newNetworkPruneCommand(),
 		c.newNetworkRmCommand(),
 	)
-	for _, sub := range cmd.Commands() {
-		freeShorthandF(sub)
-	}
-	return cmd
 }
 
-func (c *cli) completeNetworkNames(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+// completeNetworkNames completes network names.
+func (c *cli) completeNetworkNames() cobra.CompletionFunc {
+	return completeNames(c.listNetworks, func(n *network.Network) string { return n.Name })
+}
+
+// listNetworks lists all the networks.
+func (c *cli) listNetworks(ctx context.Context) ([]*network.Network, error) {
 	m, err := c.networks()
 	if err != nil {
-		return nil, cobra.ShellCompDirectiveNoFileComp
+		return nil, err
 	}
-	nets, err := m.List(cmd.Context(), nil)
-	if err != nil {
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-	var out []cobra.Completion
-	for _, n := range nets {
-		out = append(out, n.Name)
-	}
-	return out, cobra.ShellCompDirectiveNoFileComp
+	return m.List(ctx, nil)
 }
 
-// noSuchNetwork is docker's message for a missing network.
-func noSuchNetwork(name string) error {
-	return &kindError{msg: "network " + name + " not found", kind: errdefs.ErrNotFound}
+// findNetwork is the network name (or ID), with docker's message when
+// there is none.
+func findNetwork(ctx context.Context, m *network.Manager, name string) (*network.Network, error) {
+	n, err := m.Inspect(ctx, name)
+	if errdefs.IsNotFound(err) || errdefs.IsInvalidArgument(err) {
+		return nil, &kindError{msg: "network " + name + " not found", kind: errdefs.ErrNotFound}
+	}
+	return n, err
 }
 
+// networkCreateOptions are `network create`'s flags.
 type networkCreateOptions struct {
 	driver, subnet, gateway, ipRange string
 	internal, ipv6                   bool
 	labels, opts                     []string
 }
 
+// newNetworkCreateCommand is `network create`.
 func (c *cli) newNetworkCreateCommand() *cobra.Command {
 	var o networkCreateOptions
 	cmd := &cobra.Command{
@@ -93,20 +87,15 @@ func (c *cli) newNetworkCreateCommand() *cobra.Command {
 	return cmd
 }
 
+// runNetworkCreate creates the network name and prints its ID; a name
+// already taken is an error.
 func (c *cli) runNetworkCreate(ctx context.Context, name string, o networkCreateOptions) error {
+	opts, err := optionMap(o.opts, "")
+	if err != nil {
+		return err
+	}
 	spec := network.Spec{Name: name, Driver: o.driver, Internal: o.internal, EnableIPv6: o.ipv6,
-		Labels: map[string]string{}, Options: map[string]string{}}
-	for _, l := range o.labels {
-		k, v, _ := strings.Cut(l, "=")
-		spec.Labels[k] = v
-	}
-	for _, kv := range o.opts {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok {
-			return invalidArgument("invalid option %q: options are key=value", kv)
-		}
-		spec.Options[k] = v
-	}
+		Labels: labelMap(o.labels), Options: opts}
 	if o.subnet != "" || o.gateway != "" || o.ipRange != "" {
 		spec.IPAM = []network.IPAMConfig{{Subnet: o.subnet, Gateway: o.gateway, IPRange: o.ipRange}}
 	}
@@ -144,12 +133,14 @@ type inspectNetwork struct {
 	Labels     map[string]string          `json:"Labels"`
 }
 
+// inspectIPAM is inspectNetwork's IPAM.
 type inspectIPAM struct {
 	Driver  string              `json:"Driver"`
 	Options map[string]string   `json:"Options"`
 	Config  []map[string]string `json:"Config"`
 }
 
+// inspectEndpoint is a container in inspectNetwork's Containers.
 type inspectEndpoint struct {
 	Name        string `json:"Name"`
 	EndpointID  string `json:"EndpointID"`
@@ -158,6 +149,7 @@ type inspectEndpoint struct {
 	IPv6Address string `json:"IPv6Address"`
 }
 
+// toInspectNetwork is n as `network inspect` prints it.
 func toInspectNetwork(n *network.Network) inspectNetwork {
 	in := inspectNetwork{
 		Name: n.Name, ID: n.ID, Created: n.Created.Local().Format(time.RFC3339Nano), Scope: "local", Driver: n.Driver,
@@ -191,45 +183,32 @@ func toInspectNetwork(n *network.Network) inspectNetwork {
 	return in
 }
 
+// newNetworkInspectCommand is `network inspect`.
 func (c *cli) newNetworkInspectCommand() *cobra.Command {
-	var format string
-	cmd := &cobra.Command{
+	return inspectCommand(&cobra.Command{
 		Use:               "inspect [OPTIONS] NETWORK [NETWORK...]",
 		Short:             "Display detailed information on one or more networks",
-		Args:              requiresMinArgs(1),
-		ValidArgsFunction: c.completeNetworkNames,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.runNetworkInspect(cmd.Context(), format, args)
-		},
-	}
-	cmd.Flags().StringVarP(&format, "format", "f", "", formatHelpInspect)
-	return cmd
+		ValidArgsFunction: c.completeNetworkNames(),
+	}, c.runNetworkInspect)
 }
 
+// runNetworkInspect prints the networks as docker's JSON array, or each
+// through a template; missing networks are reported after the others.
 func (c *cli) runNetworkInspect(ctx context.Context, format string, names []string) error {
 	m, err := c.networks()
 	if err != nil {
 		return err
 	}
-	found := []inspectNetwork{}
-	var errs []error
-	for _, name := range names {
-		n, err := m.Inspect(ctx, name)
+	return inspectEach(ctx, c.stdout, format, names, func(ctx context.Context, name string) (inspectNetwork, error) {
+		n, err := findNetwork(ctx, m, name)
 		if err != nil {
-			if errdefs.IsNotFound(err) || errdefs.IsInvalidArgument(err) {
-				err = noSuchNetwork(name)
-			}
-			errs = append(errs, err)
-			continue
+			return inspectNetwork{}, err
 		}
-		found = append(found, toInspectNetwork(n))
-	}
-	if err := printInspect(c.stdout, format, found); err != nil {
-		return err
-	}
-	return errors.Join(errs...)
+		return toInspectNetwork(n), nil
+	})
 }
 
+// networkLsOptions are `network ls`'s flags.
 type networkLsOptions struct {
 	filters []string
 	format  string
@@ -237,6 +216,7 @@ type networkLsOptions struct {
 	noTrunc bool
 }
 
+// newNetworkLsCommand is `network ls`.
 func (c *cli) newNetworkLsCommand() *cobra.Command {
 	var o networkLsOptions
 	cmd := &cobra.Command{
@@ -258,32 +238,15 @@ func (c *cli) newNetworkLsCommand() *cobra.Command {
 
 // networkMatch applies docker's network filters (values of one key OR'd,
 // keys AND'd).
-func networkMatch(f volumeFilter, n *network.Network) (bool, error) {
-	anyOf := func(key string, fn func(string) bool) bool {
-		vals, ok := f[key]
-		if !ok {
-			return true
-		}
-		return slices.ContainsFunc(vals, fn)
-	}
-	ok := anyOf("name", func(s string) bool {
-		re, err := regexp.Compile(s)
-		if err != nil {
-			return strings.Contains(n.Name, s)
-		}
-		return re.MatchString(n.Name)
-	}) && anyOf("id", func(s string) bool { return strings.HasPrefix(n.ID, s) }) &&
-		anyOf("driver", func(s string) bool { return s == n.Driver }) &&
-		anyOf("scope", func(s string) bool { return s == "local" }) &&
-		anyOf("type", func(s string) bool { return s == "custom" }) &&
-		anyOf("label", func(s string) bool { return labelMatch(n.Labels, s) })
+func networkMatch(f filterArgs, n *network.Network) (bool, error) {
+	ok := f.matchName(n.Name) &&
+		f.anyOf("id", func(s string) bool { return strings.HasPrefix(n.ID, s) }) &&
+		f.anyOf("driver", func(s string) bool { return s == n.Driver }) &&
+		f.anyOf("scope", func(s string) bool { return s == "local" }) &&
+		f.anyOf("type", func(s string) bool { return s == "custom" }) &&
+		f.matchLabels(n.Labels)
 	if !ok {
 		return false, nil
-	}
-	for _, s := range f["label!"] {
-		if labelMatch(n.Labels, s) {
-			return false, nil
-		}
 	}
 	for _, s := range f["dangling"] {
 		want, err := strconv.ParseBool(s)
@@ -297,42 +260,40 @@ func networkMatch(f volumeFilter, n *network.Network) (bool, error) {
 	return true, nil
 }
 
+// runNetworkLs prints the networks that pass the filters: docker's
+// table, IDs (-q), JSON lines or a template.
 func (c *cli) runNetworkLs(ctx context.Context, o networkLsOptions) error {
-	f, err := parseVolumeFilters(o.filters, "dangling", "driver", "id", "label", "label!", "name", "scope", "type")
+	f, err := parseFilters(o.filters, "dangling", "driver", "id", "label", "label!", "name", "scope", "type")
 	if err != nil {
 		return err
 	}
-	m, err := c.networks()
+	all, err := c.listNetworks(ctx)
 	if err != nil {
 		return err
 	}
-	all, err := m.List(ctx, nil)
+	nets, err := matching(all, func(n *network.Network) (bool, error) { return networkMatch(f, n) })
 	if err != nil {
 		return err
 	}
-	var rows []networkRow
-	for _, n := range all {
-		ok, err := networkMatch(f, n)
-		if err != nil {
-			return err
-		}
-		if ok {
-			rows = append(rows, networkRow{n: n, trunc: !o.noTrunc})
-		}
+	rows := make([]networkRow, len(nets))
+	for i, n := range nets {
+		rows[i] = networkRow{n: n, trunc: !o.noTrunc}
 	}
-	format := o.format
+	return writeNetworks(c.stdout, o.format, o.quiet, rows)
+}
+
+// writeNetworks prints rows as docker's network formatter does: format
+// "table" (or empty), "json" (one object a line), a Go template, or
+// "table <template>" (with a header line); quiet prints IDs only (with
+// the table or empty format). The columns are aligned in every format.
+func writeNetworks(w io.Writer, format string, quiet bool, rows []networkRow) error {
 	switch {
 	case format == "json":
-		for _, r := range rows {
-			b, err := json.Marshal(map[string]string{"CreatedAt": r.CreatedAt(), "Driver": r.Driver(), "ID": r.ID(),
-				"IPv6": r.IPv6(), "Internal": r.Internal(), "Labels": r.Labels(), "Name": r.Name(), "Scope": r.Scope()})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(c.stdout, "%s\n", b)
-		}
-		return nil
-	case o.quiet && (format == "" || format == "table"):
+		return writeJSONLines(w, rows, func(r networkRow) map[string]string {
+			return map[string]string{"CreatedAt": r.CreatedAt(), "Driver": r.Driver(), "ID": r.ID(),
+				"IPv6": r.IPv6(), "Internal": r.Internal(), "Labels": r.Labels(), "Name": r.Name(), "Scope": r.Scope()}
+		})
+	case quiet && (format == "" || format == "table"):
 		format = "{{.ID}}"
 	case format == "" || format == "table":
 		format = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"
@@ -343,20 +304,20 @@ func (c *cli) runNetworkLs(ctx context.Context, o networkLsOptions) error {
 	if err != nil {
 		return invalidArgument("template parsing error: %v", err)
 	}
-	w := tabwriter.NewWriter(c.stdout, 10, 1, 3, ' ', 0)
+	tw := tabwriter.NewWriter(w, 10, 1, 3, ' ', 0)
 	if table {
-		if err := tmpl.Execute(w, networkHeader{}); err != nil {
+		if err := tmpl.Execute(tw, networkHeader{}); err != nil {
 			return invalidArgument("template: %v", err)
 		}
-		fmt.Fprintln(w)
+		fmt.Fprintln(tw)
 	}
 	for _, r := range rows {
-		if err := tmpl.Execute(w, r); err != nil {
+		if err := tmpl.Execute(tw, r); err != nil {
 			return invalidArgument("template: %v", err)
 		}
-		fmt.Fprintln(w)
+		fmt.Fprintln(tw)
 	}
-	return w.Flush()
+	return tw.Flush()
 }
 
 // networkRow is a network as `network ls --format` templates see it.
@@ -365,29 +326,41 @@ type networkRow struct {
 	trunc bool
 }
 
+// ID is the network's ID, shortened to 12 characters unless --no-trunc.
 func (r networkRow) ID() string {
 	if r.trunc && len(r.n.ID) > 12 {
 		return r.n.ID[:12]
 	}
 	return r.n.ID
 }
-func (r networkRow) Name() string          { return r.n.Name }
-func (r networkRow) Driver() string        { return r.n.Driver }
-func (r networkRow) Scope() string         { return "local" }
-func (r networkRow) IPv6() string          { return strconv.FormatBool(r.n.EnableIPv6) }
-func (r networkRow) Internal() string      { return strconv.FormatBool(r.n.Internal) }
+
+// Name is the network's name.
+func (r networkRow) Name() string { return r.n.Name }
+
+// Driver is the network's driver.
+func (r networkRow) Driver() string { return r.n.Driver }
+
+// Scope is always "local".
+func (r networkRow) Scope() string { return "local" }
+
+// IPv6 is whether the network has IPv6, "true" or "false".
+func (r networkRow) IPv6() string { return strconv.FormatBool(r.n.EnableIPv6) }
+
+// Internal is whether the network is internal, "true" or "false".
+func (r networkRow) Internal() string { return strconv.FormatBool(r.n.Internal) }
+
+// Label is the value of the label k.
 func (r networkRow) Label(k string) string { return r.n.Labels[k] }
+
+// CreatedAt is when the network was created, in docker's format.
 func (r networkRow) CreatedAt() string {
 	return r.n.Created.Local().Format("2006-01-02 15:04:05.999999999 -0700 MST")
 }
-func (r networkRow) Labels() string {
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(r.n.Labels)) {
-		parts = append(parts, k+"="+r.n.Labels[k])
-	}
-	return strings.Join(parts, ",")
-}
 
+// Labels is "k=v,k2=v2", sorted by key.
+func (r networkRow) Labels() string { return joinLabels(r.n.Labels) }
+
+// networkHeader gives a table template's column titles, as docker's.
 type networkHeader struct{}
 
 func (networkHeader) ID() string          { return "NETWORK ID" }
@@ -400,20 +373,13 @@ func (networkHeader) Labels() string      { return "LABELS" }
 func (networkHeader) Label(string) string { return "LABEL" }
 func (networkHeader) CreatedAt() string   { return "CREATED AT" }
 
+// newNetworkRmCommand is `network rm`.
 func (c *cli) newNetworkRmCommand() *cobra.Command {
-	var force bool
-	cmd := &cobra.Command{
+	return removeCommand(&cobra.Command{
 		Use:               "rm NETWORK [NETWORK...]",
-		Aliases:           []string{"remove"},
 		Short:             "Remove one or more networks",
-		Args:              requiresMinArgs(1),
-		ValidArgsFunction: c.completeNetworkNames,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.runNetworkRm(cmd.Context(), force, args)
-		},
-	}
-	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not error if the network does not exist")
-	return cmd
+		ValidArgsFunction: c.completeNetworkNames(),
+	}, "Do not error if the network does not exist", c.runNetworkRm)
 }
 
 // runNetworkRm removes each network, printing its name; the errors are
@@ -423,27 +389,20 @@ func (c *cli) runNetworkRm(ctx context.Context, force bool, names []string) erro
 	if err != nil {
 		return err
 	}
-	var errs []error
-	for _, name := range names {
-		if _, err := m.Inspect(ctx, name); err != nil {
-			if errdefs.IsNotFound(err) || errdefs.IsInvalidArgument(err) {
-				if !force {
-					errs = append(errs, noSuchNetwork(name))
-				}
-				continue
-			}
-			errs = append(errs, err)
-			continue
-		}
-		if err := m.Remove(ctx, name); err != nil {
-			errs = append(errs, fmt.Errorf("error while removing network: %w", err))
-			continue
-		}
-		fmt.Fprintln(c.stdout, name)
+	find := func(ctx context.Context, name string) error {
+		_, err := findNetwork(ctx, m, name)
+		return err
 	}
-	return errors.Join(errs...)
+	remove := func(ctx context.Context, name string) error {
+		if err := m.Remove(ctx, name); err != nil {
+			return fmt.Errorf("error while removing network: %w", err)
+		}
+		return nil
+	}
+	return removeEach(ctx, c.stdout, names, force, find, remove)
 }
 
+// newNetworkPruneCommand is `network prune`.
 func (c *cli) newNetworkPruneCommand() *cobra.Command {
 	var force bool
 	var filters []string
@@ -462,7 +421,7 @@ func (c *cli) newNetworkPruneCommand() *cobra.Command {
 
 // runNetworkPrune removes the networks no live container uses.
 func (c *cli) runNetworkPrune(ctx context.Context, force bool, filters []string) error {
-	f, err := parseVolumeFilters(filters, "label", "label!", "until")
+	f, err := parseFilters(filters, "label", "label!", "until")
 	if err != nil {
 		return err
 	}
@@ -477,12 +436,8 @@ func (c *cli) runNetworkPrune(ctx context.Context, force bool, filters []string)
 		}
 	}
 	delete(f, "until")
-	if !force {
-		fmt.Fprint(c.stdout, "WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] ")
-		answer, _ := bufio.NewReader(c.stdin).ReadString('\n')
-		if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
-			return nil
-		}
+	if !force && !c.confirmPrune("WARNING! This will remove all custom networks not used by at least one container.") {
+		return nil
 	}
 	m, err := c.networks()
 	if err != nil {
@@ -506,12 +461,6 @@ func (c *cli) runNetworkPrune(ctx context.Context, force bool, filters []string)
 		}
 		removed = append(removed, n.Name)
 	}
-	if len(removed) > 0 {
-		fmt.Fprintln(c.stdout, "Deleted Networks:")
-		for _, n := range removed {
-			fmt.Fprintln(c.stdout, n)
-		}
-		fmt.Fprintln(c.stdout)
-	}
+	printDeleted(c.stdout, "Deleted Networks:", removed)
 	return errors.Join(errs...)
 }

@@ -17,18 +17,10 @@ import (
 // newSystemCommand is `berth system`, docker's `docker system` group.
 // Subcommands are listed here; add new ones (prune, …) to the list.
 func (c *cli) newSystemCommand() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "system COMMAND",
-		Short: "Manage berth",
-	}
-	cmd.AddCommand(
+	return resourceGroup("system COMMAND", "Manage berth",
 		c.newSystemDfCommand(),
 		c.newSystemBootCommand(),
 	)
-	for _, sub := range cmd.Commands() {
-		freeShorthandF(sub)
-	}
-	return cmd
 }
 
 // dfRow is one line of `system df`.

@@ -1,14 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
-	"regexp"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -19,51 +14,38 @@ import (
 
 // newVolumeCommand is `berth volume`, docker's `docker volume` group.
 func (c *cli) newVolumeCommand() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "volume COMMAND",
-		Short: "Manage volumes",
-	}
-	cmd.AddCommand(
+	return resourceGroup("volume COMMAND", "Manage volumes",
 		c.newVolumeCreateCommand(),
 		c.newVolumeInspectCommand(),
 		c.newVolumeLsCommand(),
 		c.newVolumePruneCommand(),
 		c.newVolumeRmCommand(),
 	)
-	for _, sub := range cmd.Commands() {
-		freeShorthandF(sub)
-	}
-	return cmd
-}
-
-// freeShorthandF lets a docker-style subcommand own -f (--filter,
-// --force, --format) although the compose global flag -f/--file is
-// persistent on the root: a hidden local --file shadows the inherited one
-// (cobra skips an inherited flag whose name is already defined), so the
-// shorthands do not clash. docker's `volume` commands take no compose file.
-func freeShorthandF(cmd *cobra.Command) {
-	var ignored []string
-	cmd.Flags().StringArrayVar(&ignored, "file", nil, "")
-	_ = cmd.Flags().MarkHidden("file")
 }
 
 // completeVolumeNames completes volume names.
-func (c *cli) completeVolumeNames(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
-	m, err := c.volumes()
-	if err != nil {
-		return nil, cobra.ShellCompDirectiveNoFileComp
+func (c *cli) completeVolumeNames() cobra.CompletionFunc {
+	list := func(ctx context.Context) ([]*volumes.Volume, error) {
+		m, err := c.volumes()
+		if err != nil {
+			return nil, err
+		}
+		return m.List(ctx, nil)
 	}
-	vols, err := m.List(cmd.Context(), nil)
-	if err != nil {
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-	var out []cobra.Completion
-	for _, v := range vols {
-		out = append(out, v.Name)
-	}
-	return out, cobra.ShellCompDirectiveNoFileComp
+	return completeNames(list, func(v *volumes.Volume) string { return v.Name })
 }
 
+// findVolume is the volume name, with docker's message when there is
+// none.
+func findVolume(ctx context.Context, m *volumes.Manager, name string) (*volumes.Volume, error) {
+	v, err := m.Get(ctx, name)
+	if errdefs.IsNotFound(err) {
+		return nil, &kindError{msg: "No such volume: " + name, kind: errdefs.ErrNotFound}
+	}
+	return v, err
+}
+
+// volumeCreateOptions are `volume create`'s flags.
 type volumeCreateOptions struct {
 	driver string
 	labels []string
@@ -71,6 +53,7 @@ type volumeCreateOptions struct {
 	name   string
 }
 
+// newVolumeCreateCommand is `volume create`.
 func (c *cli) newVolumeCreateCommand() *cobra.Command {
 	var o volumeCreateOptions
 	cmd := &cobra.Command{
@@ -96,19 +79,14 @@ func (c *cli) newVolumeCreateCommand() *cobra.Command {
 	return cmd
 }
 
+// runVolumeCreate creates the volume (named at random when o has no
+// name) and prints its name.
 func (c *cli) runVolumeCreate(ctx context.Context, o volumeCreateOptions) error {
-	spec := volumes.Spec{Name: o.name, Driver: o.driver, Labels: map[string]string{}, DriverOpts: map[string]string{}}
-	for _, l := range o.labels {
-		k, v, _ := strings.Cut(l, "=")
-		spec.Labels[k] = v
+	opts, err := optionMap(o.opts, " (type, o, device)")
+	if err != nil {
+		return err
 	}
-	for _, kv := range o.opts {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok {
-			return invalidArgument("invalid option %q: options are key=value (type, o, device)", kv)
-		}
-		spec.DriverOpts[k] = v
-	}
+	spec := volumes.Spec{Name: o.name, Driver: o.driver, Labels: labelMap(o.labels), DriverOpts: opts}
 	if spec.Name == "" {
 		// docker names it at random, without the anonymous label.
 		spec.Name = volumes.RandomName()
@@ -136,6 +114,7 @@ type inspectVolume struct {
 	Scope      string            `json:"Scope"`
 }
 
+// toInspect is v as `volume inspect` prints it.
 func toInspect(v *volumes.Volume) inspectVolume {
 	iv := inspectVolume{
 		CreatedAt:  v.CreatedAt.Local().Format(time.RFC3339),
@@ -153,51 +132,39 @@ func toInspect(v *volumes.Volume) inspectVolume {
 	return iv
 }
 
+// newVolumeInspectCommand is `volume inspect`.
 func (c *cli) newVolumeInspectCommand() *cobra.Command {
-	var format string
-	cmd := &cobra.Command{
+	return inspectCommand(&cobra.Command{
 		Use:               "inspect [OPTIONS] VOLUME [VOLUME...]",
 		Short:             "Display detailed information on one or more volumes",
-		Args:              requiresMinArgs(1),
-		ValidArgsFunction: c.completeVolumeNames,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.runVolumeInspect(cmd.Context(), format, args)
-		},
-	}
-	cmd.Flags().StringVarP(&format, "format", "f", "", formatHelpInspect)
-	return cmd
+		ValidArgsFunction: c.completeVolumeNames(),
+	}, c.runVolumeInspect)
 }
 
+// runVolumeInspect prints the volumes as docker's JSON array, or each
+// through a template; missing volumes are reported after the others.
 func (c *cli) runVolumeInspect(ctx context.Context, format string, names []string) error {
 	m, err := c.volumes()
 	if err != nil {
 		return err
 	}
-	var found []inspectVolume
-	var errs []error
-	for _, n := range names {
-		v, err := m.Get(ctx, n)
+	return inspectEach(ctx, c.stdout, format, names, func(ctx context.Context, name string) (inspectVolume, error) {
+		v, err := findVolume(ctx, m, name)
 		if err != nil {
-			if errdefs.IsNotFound(err) {
-				err = &kindError{msg: "No such volume: " + n, kind: errdefs.ErrNotFound}
-			}
-			errs = append(errs, err)
-			continue
+			return inspectVolume{}, err
 		}
-		found = append(found, toInspect(v))
-	}
-	if err := printInspect(c.stdout, format, found); err != nil {
-		return err
-	}
-	return errors.Join(errs...)
+		return toInspect(v), nil
+	})
 }
 
+// volumeLsOptions are `volume ls`'s flags.
 type volumeLsOptions struct {
 	filters []string
 	format  string
 	quiet   bool
 }
 
+// newVolumeLsCommand is `volume ls`.
 func (c *cli) newVolumeLsCommand() *cobra.Command {
 	var o volumeLsOptions
 	cmd := &cobra.Command{
@@ -216,65 +183,11 @@ func (c *cli) newVolumeLsCommand() *cobra.Command {
 	return cmd
 }
 
-// volumeFilter is a parsed --filter list: values of one key are OR'd,
-// keys are AND'd, as docker's.
-type volumeFilter map[string][]string
-
-func parseVolumeFilters(args []string, allowed ...string) (volumeFilter, error) {
-	f := volumeFilter{}
-	for _, a := range args {
-		k, v, ok := strings.Cut(a, "=")
-		if !ok {
-			return nil, invalidArgument("bad format of filter (expected name=value)")
-		}
-		k = strings.ToLower(strings.TrimSpace(k))
-		if strings.HasSuffix(k, "!") { // label!=x
-			k = strings.TrimSuffix(k, "!") + "!"
-		}
-		if !slices.Contains(allowed, k) {
-			return nil, invalidArgument("invalid filter '%s'", strings.TrimSuffix(k, "!"))
-		}
-		f[k] = append(f[k], v)
-	}
-	return f, nil
-}
-
-// labelMatch is docker's label filter: "key" (present) or "key=value".
-func labelMatch(labels map[string]string, want string) bool {
-	k, v, hasValue := strings.Cut(want, "=")
-	have, ok := labels[k]
-	return ok && (!hasValue || have == v)
-}
-
-// match reports whether v passes the filter; used is whether a container
-// uses it (asked only when a dangling filter is set).
-func (f volumeFilter) match(v *volumes.Volume, used func() (bool, error)) (bool, error) {
-	anyOf := func(key string, fn func(string) bool) bool {
-		vals, ok := f[key]
-		if !ok {
-			return true
-		}
-		for _, val := range vals {
-			if fn(val) {
-				return true
-			}
-		}
-		return false
-	}
-	if !anyOf("name", func(s string) bool {
-		re, err := regexp.Compile(s)
-		if err != nil {
-			return strings.Contains(v.Name, s)
-		}
-		return re.MatchString(v.Name)
-	}) || !anyOf("driver", func(s string) bool { return s == v.Driver }) ||
-		!anyOf("label", func(s string) bool { return labelMatch(v.Labels, s) }) {
+// volumeMatch reports whether v passes the filter; used is whether a
+// container uses it (asked only when a dangling filter is set).
+func volumeMatch(f filterArgs, v *volumes.Volume, used func() (bool, error)) (bool, error) {
+	if !f.matchName(v.Name) || !f.anyOf("driver", func(s string) bool { return s == v.Driver }) || !f.matchLabels(v.Labels) {
 		return false, nil
-	}
-	for _, s := range f["label!"] {
-		if labelMatch(v.Labels, s) {
-			return false, nil
-		}
 	}
 	if vals, ok := f["dangling"]; ok {
 		u, err := used()
@@ -295,8 +208,10 @@ func (f volumeFilter) match(v *volumes.Volume, used func() (bool, error)) (bool,
 	return true, nil
 }
 
+// runVolumeLs prints the volumes that pass the filters, in natural order
+// of their names: docker's table, names (-q), JSON lines or a template.
 func (c *cli) runVolumeLs(ctx context.Context, o volumeLsOptions) error {
-	f, err := parseVolumeFilters(o.filters, "dangling", "driver", "label", "label!", "name")
+	f, err := parseFilters(o.filters, "dangling", "driver", "label", "label!", "name")
 	if err != nil {
 		return err
 	}
@@ -308,38 +223,27 @@ func (c *cli) runVolumeLs(ctx context.Context, o volumeLsOptions) error {
 	if err != nil {
 		return err
 	}
-	var vols []*volumes.Volume
-	for _, v := range all {
-		ok, err := f.match(v, func() (bool, error) {
+	vols, err := matching(all, func(v *volumes.Volume) (bool, error) {
+		return volumeMatch(f, v, func() (bool, error) {
 			users, err := m.InUse(ctx, v.Name)
 			return len(users) > 0, err
 		})
-		if err != nil {
-			return err
-		}
-		if ok {
-			vols = append(vols, v)
-		}
+	})
+	if err != nil {
+		return err
 	}
 	sortVolumes(vols)
 	return writeVolumes(c.stdout, o.format, o.quiet, vols)
 }
 
+// newVolumeRmCommand is `volume rm`.
 func (c *cli) newVolumeRmCommand() *cobra.Command {
-	var force bool
-	cmd := &cobra.Command{
+	return removeCommand(&cobra.Command{
 		Use:               "rm [OPTIONS] VOLUME [VOLUME...]",
-		Aliases:           []string{"remove"},
 		Short:             "Remove one or more volumes",
 		Long:              "Remove one or more volumes. You cannot remove a volume that is in use by a container unless forced.",
-		Args:              requiresMinArgs(1),
-		ValidArgsFunction: c.completeVolumeNames,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.runVolumeRm(cmd.Context(), force, args)
-		},
-	}
-	cmd.Flags().BoolVarP(&force, "force", "f", false, "Force the removal of one or more volumes")
-	return cmd
+		ValidArgsFunction: c.completeVolumeNames(),
+	}, "Force the removal of one or more volumes", c.runVolumeRm)
 }
 
 // runVolumeRm removes each volume, printing its name; a missing volume is
@@ -349,33 +253,22 @@ func (c *cli) runVolumeRm(ctx context.Context, force bool, names []string) error
 	if err != nil {
 		return err
 	}
-	var errs []error
-	for _, n := range names {
-		if _, err := m.Get(ctx, n); err != nil {
-			if errdefs.IsNotFound(err) {
-				if !force {
-					errs = append(errs, &kindError{msg: "No such volume: " + n, kind: errdefs.ErrNotFound})
-				}
-				continue
-			}
-			errs = append(errs, err)
-			continue
-		}
-		if err := m.Remove(ctx, n, force); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		fmt.Fprintln(c.stdout, n)
+	find := func(ctx context.Context, name string) error {
+		_, err := findVolume(ctx, m, name)
+		return err
 	}
-	return errors.Join(errs...)
+	remove := func(ctx context.Context, name string) error { return m.Remove(ctx, name, force) }
+	return removeEach(ctx, c.stdout, names, force, find, remove)
 }
 
+// volumePruneOptions are `volume prune`'s flags.
 type volumePruneOptions struct {
 	all     bool
 	force   bool
 	filters []string
 }
 
+// newVolumePruneCommand is `volume prune`.
 func (c *cli) newVolumePruneCommand() *cobra.Command {
 	var o volumePruneOptions
 	cmd := &cobra.Command{
@@ -393,8 +286,10 @@ func (c *cli) newVolumePruneCommand() *cobra.Command {
 	return cmd
 }
 
+// runVolumePrune removes the volumes no container uses (anonymous ones
+// unless all) and prints what went and the space it freed.
 func (c *cli) runVolumePrune(ctx context.Context, o volumePruneOptions) error {
-	f, err := parseVolumeFilters(o.filters, "label", "label!", "all")
+	f, err := parseFilters(o.filters, "label", "label!", "all")
 	if err != nil {
 		return err
 	}
@@ -411,9 +306,7 @@ func (c *cli) runVolumePrune(ctx context.Context, o volumePruneOptions) error {
 		if o.all {
 			warning = "WARNING! This will remove all local volumes not used by at least one container."
 		}
-		fmt.Fprintf(c.stdout, "%s\nAre you sure you want to continue? [y/N] ", warning)
-		answer, _ := bufio.NewReader(c.stdin).ReadString('\n')
-		if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+		if !c.confirmPrune(warning) {
 			return nil
 		}
 	}
@@ -422,16 +315,10 @@ func (c *cli) runVolumePrune(ctx context.Context, o volumePruneOptions) error {
 		return err
 	}
 	rep, err := m.Prune(ctx, volumes.PruneOptions{All: o.all, Filter: func(v *volumes.Volume) bool {
-		ok, _ := f.match(v, nil)
+		ok, _ := volumeMatch(f, v, nil)
 		return ok
 	}})
-	if len(rep.Removed) > 0 {
-		fmt.Fprintln(c.stdout, "Deleted Volumes:")
-		for _, n := range rep.Removed {
-			fmt.Fprintln(c.stdout, n)
-		}
-		fmt.Fprintln(c.stdout)
-	}
+	printDeleted(c.stdout, "Deleted Volumes:", rep.Removed)
 	fmt.Fprintf(c.stdout, "Total reclaimed space: %s\n", humanSize(float64(rep.SpaceReclaimed)))
 	return err
 }

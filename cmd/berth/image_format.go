@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"path"
@@ -213,18 +212,13 @@ func writeImageRows(w io.Writer, format string, quiet, digests bool, rows []imag
 		}
 		return nil
 	case format == "json":
-		for _, r := range rows {
-			b, err := json.Marshal(map[string]string{
+		return writeJSONLines(w, rows, func(r imageRow) map[string]string {
+			return map[string]string{
 				"Containers": r.Containers(), "CreatedAt": r.CreatedAt(), "CreatedSince": r.CreatedSince(),
 				"Digest": r.Digest(), "ID": r.ID(), "Repository": r.repo, "SharedSize": r.SharedSize(),
 				"Size": r.Size(), "Tag": r.tag, "UniqueSize": r.UniqueSize(), "VirtualSize": r.VirtualSize(),
-			})
-			if err != nil {
-				return err
 			}
-			fmt.Fprintf(w, "%s\n", b)
-		}
-		return nil
+		})
 	case format == "" || format == "table":
 		format = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
 		if digests {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"slices"
 	"strings"
 	"text/template"
@@ -28,13 +27,7 @@ func (r volumeRow) Availability() string  { return "N/A" }
 func (r volumeRow) Status() string        { return "N/A" }
 
 // Labels is "k=v,k2=v2", sorted by key.
-func (r volumeRow) Labels() string {
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(r.v.Labels)) {
-		parts = append(parts, k+"="+r.v.Labels[k])
-	}
-	return strings.Join(parts, ",")
-}
+func (r volumeRow) Labels() string { return joinLabels(r.v.Labels) }
 
 // volumeHeader gives a table template's column titles, as docker's.
 type volumeHeader struct{}
@@ -91,19 +84,14 @@ func writeVolumes(w io.Writer, format string, quiet bool, vols []*volumes.Volume
 			format = "table {{.Driver}}\t{{.Name}}"
 		}
 	case format == "json":
-		for _, v := range vols {
+		return writeJSONLines(w, vols, func(v *volumes.Volume) map[string]string {
 			r := volumeRow{v}
-			b, err := json.Marshal(map[string]string{
+			return map[string]string{
 				"Availability": r.Availability(), "Driver": r.Driver(), "Group": r.Group(),
 				"Labels": r.Labels(), "Links": r.Links(), "Mountpoint": r.Mountpoint(),
 				"Name": r.Name(), "Scope": r.Scope(), "Size": r.Size(), "Status": r.Status(),
-			})
-			if err != nil {
-				return err
 			}
-			fmt.Fprintf(w, "%s\n", b)
-		}
-		return nil
+		})
 	case quiet:
 		format = "{{.Name}}"
 	}
