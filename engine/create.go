@@ -99,7 +99,7 @@ func (e *Engine) Create(ctx context.Context, spec ContainerSpec) (_ *Container, 
 	if err := state.WriteJSON(e.configPath(id), rec, true); err != nil {
 		return nil, err
 	}
-	c := e.container(rec, observed{st: monitor.State{Status: monitor.StatusCreated}})
+	c := e.container(&rec.recordHead, observed{st: monitor.State{Status: monitor.StatusCreated}})
 	e.event(c, "create", nil)
 	return c, nil
 }
@@ -315,8 +315,10 @@ func (e *Engine) resolveRecord(id string, spec ContainerSpec, img *image.Image) 
 		return nil, err
 	}
 	rec := &record{
-		Version: recordVersion, ID: id, Name: spec.Name, Created: time.Now().UTC(),
-		Spec: spec, ImageID: img.ID, Path: args[0], Args: args[1:],
+		recordHead: recordHead{
+			Version: recordVersion, ID: id, Name: spec.Name, Created: time.Now().UTC(),
+			Spec: spec, ImageID: img.ID, Path: args[0], Args: args[1:],
+		},
 		Monitor: monitor.Config{
 			Version: monitor.Version, ID: id, Name: spec.Name, Image: spec.Image,
 			Labels: spec.Labels, Project: project, Init: cfg,

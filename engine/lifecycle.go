@@ -113,7 +113,7 @@ func (e *Engine) Kill(ctx context.Context, id, signal string) error {
 	if err := unix.Kill(o.st.Pid, sig); err != nil && err != unix.ESRCH {
 		return fmt.Errorf("container %s: kill: %w", rec.Name, err)
 	}
-	e.event(e.container(rec, o), "kill", map[string]string{"signal": strconv.Itoa(int(sig))})
+	e.event(e.container(&rec.recordHead, o), "kill", map[string]string{"signal": strconv.Itoa(int(sig))})
 	return nil
 }
 
@@ -195,7 +195,7 @@ func (e *Engine) removeStopped(ctx context.Context, rec *record) error {
 	if err := monitor.RemoveFiles(ctx, e.paths, rec.ID, rec.Name); err != nil {
 		return fmt.Errorf("container %s: %w", rec.Name, err)
 	}
-	e.event(e.container(rec, observed{st: monitor.State{Status: monitor.StatusExited}}), "destroy", nil)
+	e.event(e.container(&rec.recordHead, observed{st: monitor.State{Status: monitor.StatusExited}}), "destroy", nil)
 	if e.cg != nil {
 		// The last container gone: no `berth` cgroup left behind.
 		e.cg.RemoveParentIfUnused()
@@ -313,6 +313,6 @@ func (e *Engine) recordOrphanExit(ctx context.Context, rec *record, o observed, 
 	if err := state.WriteJSON(filepath.Join(e.paths.Container(rec.ID), monitor.LastStateFile), &st, true); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	e.event(e.container(rec, observed{st: st}), "die", map[string]string{"exitCode": strconv.Itoa(code)})
+	e.event(e.container(&rec.recordHead, observed{st: st}), "die", map[string]string{"exitCode": strconv.Itoa(code)})
 	return nil
 }

@@ -22,6 +22,17 @@ const recordVersion = 1
 // (atomically, synced) and read by every later operation and by the
 // monitor (the "monitor" part).
 type record struct {
+	recordHead
+	// Monitor is what the container's monitor runs.
+	Monitor monitor.Config `json:"monitor"`
+}
+
+// recordHead is a record without its "monitor" part (the same JSON, its
+// fields inline): what a Container shows. List decodes only this: the
+// monitor's part is nine tenths of the file (the init's seccomp program,
+// mounts, limits), and decoding it for every container was most of the
+// JSON work of a short-lived command that lists a project.
+type recordHead struct {
 	Version int           `json:"version"`
 	ID      string        `json:"id"`
 	Name    string        `json:"name"`
@@ -30,8 +41,6 @@ type record struct {
 	ImageID string        `json:"image_id"`
 	Path    string        `json:"path"`
 	Args    []string      `json:"args"`
-	// Monitor is what the container's monitor runs.
-	Monitor monitor.Config `json:"monitor"`
 }
 
 func (e *Engine) configPath(id string) string {
@@ -42,16 +51,33 @@ func (e *Engine) configPath(id string) string {
 // container being created, or removed, has none either).
 func (e *Engine) load(id string) (*record, error) {
 	var rec record
-	if err := state.ReadJSON(e.configPath(id), &rec); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("no such container: %s: %w", id, errdefs.ErrNotFound)
-		}
-		return nil, fmt.Errorf("container %s: %w", id, err)
-	}
-	if rec.Version != recordVersion {
-		return nil, fmt.Errorf("container %s was created by a berth with config v%d (this one reads v%d): %w", id, rec.Version, recordVersion, errdefs.ErrFailedPrecondition)
+	if err := e.readRecord(id, &rec, &rec.recordHead); err != nil {
+		return nil, err
 	}
 	return &rec, nil
+}
+
+// loadHead is load without the monitor's part.
+func (e *Engine) loadHead(id string) (*recordHead, error) {
+	var h recordHead
+	if err := e.readRecord(id, &h, &h); err != nil {
+		return nil, err
+	}
+	return &h, nil
+}
+
+// readRecord decodes container id's config.json into v, whose head is h.
+func (e *Engine) readRecord(id string, v any, h *recordHead) error {
+	if err := state.ReadJSON(e.configPath(id), v); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("no such container: %s: %w", id, errdefs.ErrNotFound)
+		}
+		return fmt.Errorf("container %s: %w", id, err)
+	}
+	if h.Version != recordVersion {
+		return fmt.Errorf("container %s was created by a berth with config v%d (this one reads v%d): %w", id, h.Version, recordVersion, errdefs.ErrFailedPrecondition)
+	}
+	return nil
 }
 
 // resolve finds a container by full id, name, or unique id prefix (docker's
@@ -174,7 +200,7 @@ func active(status string) bool {
 }
 
 // container builds the public view of rec with its observed state.
-func (e *Engine) container(rec *record, o observed) *Container {
+func (e *Engine) container(rec *recordHead, o observed) *Container {
 	st := o.st
 	c := &Container{
 		ID: rec.ID, Name: rec.Name, Created: rec.Created, Spec: rec.Spec,
@@ -214,7 +240,7 @@ func (e *Engine) Inspect(ctx context.Context, idOrName string) (*Container, erro
 	if err != nil {
 		return nil, err
 	}
-	return e.container(rec, e.observe(rec.ID)), nil
+	return e.container(&rec.recordHead, e.observe(rec.ID)), nil
 }
 
 // List returns the containers (running ones unless opts.All) that carry
@@ -229,7 +255,7 @@ func (e *Engine) List(ctx context.Context, opts ListOptions) ([]*Container, erro
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		rec, err := e.load(id)
+		rec, err := e.loadHead(id)
 		if err != nil {
 			continue // being created or removed
 		}
