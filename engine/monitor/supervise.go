@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -432,6 +433,10 @@ func (m *monitor) waitRun(ctx context.Context, rs *runState) int {
 	// teardown below (and the synced state) follow before this monitor
 	// restarts the container or exits, which callers that need it wait for.
 	close(rs.recorded)
+	// The monitor runs on one P: let a stop waiting for this answer write
+	// it before the teardown's netlink and table work takes the P (a
+	// down's stop chain waits for each answer in turn).
+	goruntime.Gosched()
 	if rs.attached {
 		if err := m.net.Detach(context.WithoutCancel(ctx), m.id); err != nil {
 			m.log.Warn("detach networks", "err", err)
