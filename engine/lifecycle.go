@@ -20,7 +20,7 @@ import (
 // *monitor.StartError whose kind is ErrNotFound for a missing executable).
 // Starting a running container does nothing.
 func (e *Engine) Start(ctx context.Context, id string) error {
-	rec, err := e.resolve(id)
+	rec, err := e.resolveHead(id) // the monitor reads the rest
 	if err != nil {
 		return err
 	}
@@ -46,7 +46,9 @@ func (e *Engine) Start(ctx context.Context, id string) error {
 // returns once the container has stopped for good (no restart follows).
 // Stopping a stopped container does nothing.
 func (e *Engine) Stop(ctx context.Context, id string, opts StopOptions) (StopResult, error) {
-	rec, err := e.resolve(id)
+	// The head only: a monitor that is alive does the stop (down's stop
+	// chain waits for each of these in turn).
+	rec, err := e.resolveHead(id)
 	if err != nil {
 		return StopResult{}, err
 	}
@@ -83,7 +85,11 @@ func (e *Engine) Stop(ctx context.Context, id string, opts StopOptions) (StopRes
 	if !o.orphan {
 		return StopResult{ExitCode: o.st.ExitCode}, nil
 	}
-	return e.stopOrphan(ctx, rec, o, req)
+	full, err := e.load(rec.ID)
+	if err != nil {
+		return StopResult{}, err
+	}
+	return e.stopOrphan(ctx, full, o, req)
 }
 
 // Kill sends signal (default SIGKILL) to the container's process. As with

@@ -83,16 +83,27 @@ func (e *Engine) readRecord(id string, v any, h *recordHead) error {
 // resolve finds a container by full id, name, or unique id prefix (docker's
 // order) and returns its record.
 func (e *Engine) resolve(idOrName string) (*record, error) {
+	return resolveAs(e, idOrName, e.load, func(r *record) string { return r.Name })
+}
+
+// resolveHead is resolve without the monitor's part of the record.
+func (e *Engine) resolveHead(idOrName string) (*recordHead, error) {
+	return resolveAs(e, idOrName, e.loadHead, func(h *recordHead) string { return h.Name })
+}
+
+// resolveAs is resolve with load reading the record.
+func resolveAs[T any](e *Engine, idOrName string, load func(string) (T, error), nameOf func(T) string) (T, error) {
+	var none T
 	if idOrName == "" {
-		return nil, fmt.Errorf("container name or id is empty: %w", errdefs.ErrInvalidArgument)
+		return none, fmt.Errorf("container name or id is empty: %w", errdefs.ErrInvalidArgument)
 	}
 	if isID(idOrName) {
-		return e.load(idOrName)
+		return load(idOrName)
 	}
 	name := strings.TrimPrefix(idOrName, "/")
 	if validName(name) == nil {
 		if b, err := os.ReadFile(monitor.NamePath(e.paths, name)); err == nil {
-			if rec, err := e.load(string(b)); err == nil && rec.Name == name {
+			if rec, err := load(string(b)); err == nil && nameOf(rec) == name {
 				return rec, nil
 			}
 		}
@@ -100,7 +111,7 @@ func (e *Engine) resolve(idOrName string) (*record, error) {
 	if len(idOrName) < 64 && isHex(idOrName) {
 		ids, err := e.ids()
 		if err != nil {
-			return nil, err
+			return none, err
 		}
 		var match []string
 		for _, id := range ids {
@@ -109,13 +120,13 @@ func (e *Engine) resolve(idOrName string) (*record, error) {
 			}
 		}
 		if len(match) > 1 {
-			return nil, fmt.Errorf("container id prefix %q matches %d containers; give more of the id: %w", idOrName, len(match), errdefs.ErrInvalidArgument)
+			return none, fmt.Errorf("container id prefix %q matches %d containers; give more of the id: %w", idOrName, len(match), errdefs.ErrInvalidArgument)
 		}
 		if len(match) == 1 {
-			return e.load(match[0])
+			return load(match[0])
 		}
 	}
-	return nil, fmt.Errorf("no such container: %s: %w", idOrName, errdefs.ErrNotFound)
+	return none, fmt.Errorf("no such container: %s: %w", idOrName, errdefs.ErrNotFound)
 }
 
 func isHex(s string) bool {
@@ -236,11 +247,11 @@ func (e *Engine) container(rec *recordHead, o observed) *Container {
 
 // Inspect returns the container named by full id, name or unique id prefix.
 func (e *Engine) Inspect(ctx context.Context, idOrName string) (*Container, error) {
-	rec, err := e.resolve(idOrName)
+	rec, err := e.resolveHead(idOrName)
 	if err != nil {
 		return nil, err
 	}
-	return e.container(&rec.recordHead, e.observe(rec.ID)), nil
+	return e.container(rec, e.observe(rec.ID)), nil
 }
 
 // List returns the containers (running ones unless opts.All) that carry
