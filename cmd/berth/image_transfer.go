@@ -56,12 +56,12 @@ func (c *cli) runImagePull(ctx context.Context, o imagePullOptions, ref string) 
 		return err
 	}
 	var progress func(image.Progress)
-	var view *pullView
+	var view display.Display
 	res := image.FamiliarString(norm)
 	switch {
 	case o.quiet:
 	case display.IsTerminal(c.stdout) && c.opts.Ansi != display.AnsiNever:
-		view = newPullView(c.stdout, "Pulling")
+		view = display.NewPullView(c.stdout, "Pulling")
 		view.Emit(scheduler.Event{Resource: res, State: scheduler.Working, Status: "Pulling", Time: time.Now()})
 		progress = layerEvents(view, res)
 	default:

@@ -2,6 +2,8 @@
 // programs: a live view per resource in a terminal (like docker compose's),
 // plain lines when the output is not a terminal or with --progress plain,
 // JSON lines with --progress json, and nothing with --progress quiet.
+// NewPullView is the live view of image pulls: a line per layer with a
+// progress bar under each image, as docker compose pull shows.
 //
 // It also formats container output (LogPrinter): colour-prefixed
 // "web-1  | line" as docker compose prints it.
@@ -88,7 +90,9 @@ func New(w io.Writer, opts Options) (Display, error) {
 	}
 	switch mode {
 	case ModeTTY:
-		return newTTY(w, opts.Title, prefix), nil
+		t := newTTY(w, opts.Title, prefix)
+		t.start()
+		return t, nil
 	case ModeJSON:
 		return &jsonWriter{w: w, dryRun: opts.DryRun}, nil
 	case ModeQuiet:

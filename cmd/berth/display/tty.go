@@ -3,35 +3,24 @@ package display
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
-	"sync"
 	"time"
-	"unicode/utf8"
-
-	"golang.org/x/term"
 
 	"github.com/berthdev/berth/scheduler"
 )
 
-// ttyWriter is the live view: one line per resource, redrawn in place
-// every 100 ms by a goroutine that Close stops.
+// ttyWriter is the compose view: one line per resource, redrawn in place
+// (liveView); a resource's children (an image's layers) are folded into
+// its line as bytes done of the total.
 type ttyWriter struct {
-	mu     sync.Mutex
-	w      io.Writer
+	*liveView
 	title  string
 	prefix string
 	ids    []string
 	tasks  map[string]*task
-	// lines is how many lines the last frame printed (the cursor goes up
-	// that many to redraw).
-	lines  int
-	frame  int
-	stop   chan struct{}
-	done   chan struct{}
-	closed bool
 }
 
+// task is what the compose view knows of a resource.
 type task struct {
 	id, parent     string
 	state          scheduler.State
@@ -40,32 +29,19 @@ type task struct {
 	current, total int64
 }
 
+// newTTY returns the compose view on w, its header "[+] title" after
+// prefix; start starts its redraws.
 func newTTY(w io.Writer, title, prefix string) *ttyWriter {
 	if title == "" {
 		title = "Running"
 	}
-	t := &ttyWriter{w: w, title: title, prefix: prefix, tasks: map[string]*task{},
-		stop: make(chan struct{}), done: make(chan struct{})}
-	go t.loop()
+	t := &ttyWriter{title: title, prefix: prefix, tasks: map[string]*task{}}
+	t.liveView = newLiveView(w, t.render)
 	return t
 }
 
-func (t *ttyWriter) loop() {
-	defer close(t.done)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-t.stop:
-			return
-		case <-tick.C:
-			t.mu.Lock()
-			t.print(false)
-			t.mu.Unlock()
-		}
-	}
-}
-
+// Emit records an event; once the view is closed, it prints it as a
+// plain line.
 func (t *ttyWriter) Emit(e scheduler.Event) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -98,35 +74,43 @@ func (t *ttyWriter) Emit(e scheduler.Event) {
 	}
 }
 
-// Close prints the final frame and stops the redraws.
-func (t *ttyWriter) Close() {
-	t.mu.Lock()
-	if t.closed {
-		t.mu.Unlock()
+// render adds the header and a line per top-level resource; a frame
+// that is not the final one shows the last that fit, under " ... N more".
+func (t *ttyWriter) render(f *frame) {
+	top, children := t.tree()
+	if len(top) == 0 {
 		return
 	}
-	t.closed = true
-	t.mu.Unlock()
-	close(t.stop)
-	<-t.done
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.print(true)
-}
-
-var spinner = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
-
-func terminalSize(w io.Writer) (int, int) {
-	if f, ok := w.(*os.File); ok {
-		if wd, ht, err := term.GetSize(int(f.Fd())); err == nil && wd > 0 && ht > 0 {
-			return wd, ht
+	done := 0
+	for _, k := range top {
+		if k.state != scheduler.Working {
+			done++
 		}
 	}
-	return 80, 24
+	shown := top
+	hidden := 0
+	if max := f.height - 2; !f.final && len(top) > max && max > 1 {
+		hidden = len(top) - (max - 1)
+		shown = top[hidden:]
+	}
+	f.header(t.prefix, t.title, done, len(top))
+	if hidden > 0 {
+		f.line(fmt.Sprintf(" ... %d more", hidden))
+	}
+	rows := make([]resourceRow, len(shown))
+	for i, k := range shown {
+		rows[i] = resourceRow{indent: " ", state: k.state, id: k.id, status: k.status,
+			detail: detail(k, children[k.id]), start: k.start, end: k.end}
+	}
+	align(rows, true)
+	for _, r := range rows {
+		f.row(r)
+	}
 }
 
-// print draws a frame; final draws every task and leaves the cursor below.
-func (t *ttyWriter) print(final bool) {
+// tree is the top-level tasks in order, and the children of each (the
+// tasks whose parent is known).
+func (t *ttyWriter) tree() ([]*task, map[string][]*task) {
 	var top []*task
 	children := map[string][]*task{}
 	for _, id := range t.ids {
@@ -139,107 +123,24 @@ func (t *ttyWriter) print(final bool) {
 		}
 		top = append(top, k)
 	}
-	if len(top) == 0 {
-		return
-	}
-	width, height := terminalSize(t.w)
-	t.frame++
-	now := time.Now()
-
-	done := 0
-	for _, k := range top {
-		if k.state != scheduler.Working {
-			done++
-		}
-	}
-	shown := top
-	hidden := 0
-	if max := height - 2; !final && len(top) > max && max > 1 {
-		hidden = len(top) - (max - 1)
-		shown = top[hidden:]
-	}
-	idw, stw := 0, 0
-	for _, k := range shown {
-		idw = max(idw, utf8.RuneCountInString(k.id))
-		stw = max(stw, utf8.RuneCountInString(k.status))
-	}
-
-	var b strings.Builder
-	b.WriteString("\033[?25l") // hide the cursor while drawing
-	if t.lines > 0 {
-		fmt.Fprintf(&b, "\033[%dA", t.lines)
-	}
-	b.WriteString("\r")
-	lines := 0
-	line := func(s string) {
-		b.WriteString(s)
-		b.WriteString("\033[K\n")
-		lines++
-	}
-	head := fmt.Sprintf("[+] %s %d/%d", t.title, done, len(top))
-	if t.prefix != "" {
-		head = t.prefix + head
-	}
-	line(head)
-	if hidden > 0 {
-		line(fmt.Sprintf(" ... %d more", hidden))
-	}
-	for _, k := range shown {
-		mark, color := spinner[t.frame%len(spinner)], "34"
-		switch k.state {
-		case scheduler.Done:
-			mark, color = "✔", "32"
-		case scheduler.Warning:
-			mark, color = "!", "33"
-		case scheduler.Error:
-			mark, color = "✘", "31"
-		}
-		end := k.end
-		if end.IsZero() {
-			end = now
-		}
-		timer := fmt.Sprintf("%.1fs", end.Sub(k.start).Seconds())
-		detail := k.text
-		cur, tot := k.current, k.total
-		for _, c := range children[k.id] {
-			cur += c.current
-			tot += c.total
-		}
-		if tot > 0 && k.state == scheduler.Working {
-			detail = strings.TrimSpace(fmt.Sprintf("%s %s/%s", detail, humanSize(cur), humanSize(tot)))
-		}
-		left := fmt.Sprintf(" %s %s%s %s%s %s", colorize(color, mark), k.id,
-			strings.Repeat(" ", idw-utf8.RuneCountInString(k.id)), colorize(color, k.status),
-			strings.Repeat(" ", stw-utf8.RuneCountInString(k.status)), detail)
-		visible := 3 + idw + 1 + stw + 1 + utf8.RuneCountInString(detail)
-		room := width - visible - len(timer) - 1
-		if room < 0 {
-			// Shorten the detail to fit; the timer keeps its column.
-			cut := utf8.RuneCountInString(detail) + room - 1
-			if cut < 0 {
-				cut = 0
-			}
-			detail = string([]rune(detail)[:cut])
-			left = fmt.Sprintf(" %s %s%s %s%s %s", colorize(color, mark), k.id,
-				strings.Repeat(" ", idw-utf8.RuneCountInString(k.id)), colorize(color, k.status),
-				strings.Repeat(" ", stw-utf8.RuneCountInString(k.status)), detail)
-			room = 1
-		}
-		line(left + strings.Repeat(" ", room) + colorize("2", timer))
-	}
-	for i := lines; i < t.lines; i++ {
-		line("")
-	}
-	b.WriteString("\033[?25h")
-	t.lines = lines
-	if final {
-		t.lines = 0
-	}
-	_, _ = io.WriteString(t.w, b.String())
+	return top, children
 }
 
-func colorize(code, s string) string { return "\033[" + code + "m" + s + "\033[0m" }
+// detail is k's text and, while it works, the bytes it and its children
+// have done of their total: "1.5MB/5.0MB".
+func detail(k *task, children []*task) string {
+	cur, tot := k.current, k.total
+	for _, c := range children {
+		cur += c.current
+		tot += c.total
+	}
+	if tot > 0 && k.state == scheduler.Working {
+		return strings.TrimSpace(fmt.Sprintf("%s %s/%s", k.text, humanSize(cur), humanSize(tot)))
+	}
+	return k.text
+}
 
+// humanSize is a size in binary units with one decimal: "1.5MB".
 func humanSize(n int64) string {
 	switch {
 	case n >= 1<<30:
