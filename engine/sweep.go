@@ -34,8 +34,10 @@ func (e *Engine) Sweep(ctx context.Context) error {
 			return err
 		}
 		known[id] = true
-		rec, err := e.load(id)
-		if err != nil {
+		// The head only (a fresh command would otherwise decode every
+		// record's monitor part, and build encoding/json's caches of its
+		// types, for the rare container that needs it).
+		if _, err := e.loadHead(id); err != nil {
 			e.sweepPartial(ctx, id)
 			continue
 		}
@@ -48,7 +50,11 @@ func (e *Engine) Sweep(ctx context.Context) error {
 			// Was running with a monitor that died, now gone too: record it.
 			var live monitor.State
 			if state.ReadJSON(filepath.Join(e.paths.ContainerRun(id), monitor.StateFile), &live) == nil && active(live.Status) {
-				if err := e.recordOrphanExit(ctx, rec, observed{st: live}, 255); err != nil {
+				rec, err := e.load(id)
+				if err == nil {
+					err = e.recordOrphanExit(ctx, rec, observed{st: live}, 255)
+				}
+				if err != nil {
 					errs = append(errs, err)
 				}
 			}
