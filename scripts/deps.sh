@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages berth's tasks need, idempotently: nothing is
-# installed when every command is already present.
+# installed when every command is already present. Arguments add more
+# COMMAND:PACKAGE pairs (the bench task adds runc and crun).
 set -euo pipefail
 want=(
   "nft:nftables"
@@ -10,6 +11,7 @@ want=(
   "docker-registry:docker-registry"
   "debootstrap:debootstrap"
   "curl:curl"
+  "$@"
 )
 pkgs=()
 for w in "${want[@]}"; do

@@ -135,6 +135,6 @@ func BenchmarkWide30UpCold(b *testing.B)   { measureUp(b, "wide30", 3) }
 func BenchmarkWide30UpWait(b *testing.B)   { measureUp(b, "wide30", 3, "--wait") }
 func BenchmarkWide30UpNoop(b *testing.B)   { measureNoop(b, "wide30", 5) }
 func BenchmarkWide30Down(b *testing.B)     { measureDown(b, "wide30", 3) }
-func BenchmarkWide200UpCold(b *testing.B)  { measureUp(b, "wide200", 1) }
+func BenchmarkWide200UpCold(b *testing.B)  { measureUp(b, "wide200", 3) }
 func BenchmarkWide200UpNoop(b *testing.B)  { measureNoop(b, "wide200", 3) }
-func BenchmarkWide200Down(b *testing.B)    { measureDown(b, "wide200", 1) }
+func BenchmarkWide200Down(b *testing.B)    { measureDown(b, "wide200", 3) }
