@@ -35,13 +35,15 @@ func DialHere() (*nftables.Conn, error) {
 // container's namespace (see DialHere).
 func RedirectDNSWith(c *nftables.Conn, addr netip.Addr, udpPort, tcpPort uint16) error {
 	t := &nftables.Table{Name: DNSTable, Family: family(addr)}
-	// Add then delete then add: the delete cannot fail on a missing table,
-	// and the whole is one transaction.
-	c.AddTable(t)
-	c.DelTable(t)
+	// Add (a no-op on what exists), flush the chain's rules, add them: one
+	// transaction that also replaces an earlier attach's. Nothing is
+	// deleted in a new namespace: a deleted table or rule is freed by the
+	// kernel after an RCU grace period, which the connection's close then
+	// waits for (5-15 ms here, on the container's start).
 	c.AddTable(t)
 	out := c.AddChain(&nftables.Chain{Name: "output", Table: t, Type: nftables.ChainTypeNAT,
 		Hooknum: nftables.ChainHookOutput, Priority: nftables.ChainPriorityNATDest})
+	c.FlushChain(out)
 	dst := netip.PrefixFrom(addr, addr.BitLen())
 	for _, r := range []struct {
 		proto string

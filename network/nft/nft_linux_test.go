@@ -2,19 +2,29 @@ package nft
 
 import (
 	"context"
+	"encoding/binary"
+	"fmt"
 	"net/netip"
+	"os"
+	"slices"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/containerd/errdefs"
 	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
 
 	"github.com/berthdev/berth/engine/testutil"
 	"github.com/berthdev/berth/network/internal/sandbox"
 )
 
-func TestMain(m *testing.M) { sandbox.Main(m, nil) }
+func TestMain(m *testing.M) {
+	sandbox.Main(m, map[string]sandbox.Role{"sleep": func([]string) error {
+		sandbox.Ready()
+		select {}
+	}})
+}
 
 func newFirewall(t *testing.T) *Firewall {
 	testutil.RequiresRoot(t)
@@ -251,5 +261,51 @@ func TestFirewalldForwardChain(t *testing.T) {
 	}
 	if d := dump(t, nftables.TableFamilyINet)["firewalld/filter_FORWARD"]; len(d) != 2 {
 		t.Fatalf("after removal filter_FORWARD = %q", d)
+	}
+}
+
+// TestRedirectDNSReplaces: a second redirect in the same namespace (a
+// retried attach) replaces the first one's rules rather than adding to them.
+func TestRedirectDNSReplaces(t *testing.T) {
+	testutil.RequiresRoot(t)
+	c := sandbox.Start(t, "sleep")
+	ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", c.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	addr := netip.MustParseAddr("127.0.0.11")
+	for _, ports := range [][2]uint16{{4001, 4002}, {5001, 5002}} {
+		if err := RedirectDNS(int(ns.Fd()), addr, ports[0], ports[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn, err := nftables.New(nftables.WithNetNSFd(int(ns.Fd())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	chains, err := conn.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ports []uint16
+	for _, ch := range chains {
+		if ch.Table.Name != DNSTable {
+			t.Fatalf("unexpected chain %s/%s", ch.Table.Name, ch.Name)
+		}
+		rules, err := conn.GetRules(ch.Table, ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rules {
+			for _, e := range r.Exprs {
+				if im, ok := e.(*expr.Immediate); ok && len(im.Data) == 2 {
+					ports = append(ports, binary.BigEndian.Uint16(im.Data))
+				}
+			}
+		}
+	}
+	if !slices.Equal(ports, []uint16{5001, 5002}) {
+		t.Fatalf("DNAT target ports %v, want [5001 5002] (the second redirect's only)", ports)
 	}
 }
