@@ -7,8 +7,6 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"github.com/google/nftables/xt"
-
-	"github.com/berthdev/berth/engine/state"
 )
 
 // Other firewalls on the same hook: a packet passes only if every base chain
@@ -125,17 +123,12 @@ func firewalldRules(n Network) []rule {
 
 // replaceFirewalld replaces owner's rules in firewalld's forward chain, if
 // firewalld's table is there.
-func (f *Firewall) replaceFirewalld(ctx context.Context, owner string, rs []rule) error {
-	l, err := state.Lock(ctx, f.lockPath)
+func (f *Firewall) replaceFirewalld(ctx context.Context, owner string, rs []rule) (err error) {
+	c, end, err := f.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer l.Unlock()
-	c, err := nftables.New(nftables.AsLasting())
-	if err != nil {
-		return fmt.Errorf("nftables: %w", err)
-	}
-	defer c.CloseLasting()
+	defer func() { end(err) }()
 	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyINet)
 	if err != nil {
 		return errUnavailable(err)

@@ -41,6 +41,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 
 	"github.com/containerd/errdefs"
 	"github.com/google/nftables"
@@ -64,11 +65,46 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Firewall changes berth's nftables rules. It holds no kernel state between
-// calls and is safe for concurrent use.
+// Firewall changes berth's nftables rules. It is safe for concurrent use.
 type Firewall struct {
 	lockPath string
 	log      *slog.Logger
+
+	mu   sync.Mutex     // held with the machine-wide lock, around conn's use
+	conn *nftables.Conn // kept between batches (see open); nil: none yet
+}
+
+// open takes the machine-wide lock and the Firewall's nftables connection,
+// which end(err) gives back. The connection is kept for the next batch
+// rather than closed: closing an nfnetlink socket while the kernel still
+// has deleted rules to free (for an RCU grace period after a batch that
+// deleted any, such as a container's ports at its stop) waits for them,
+// 5-15 ms here, holding the namespace's nftables commit mutex. A batch
+// that failed leaves the connection unusable (unsent messages, unread
+// acknowledgements): it is dropped and closed in the background. The
+// process's exit closes the last one.
+func (f *Firewall) open(ctx context.Context) (*nftables.Conn, func(error), error) {
+	l, err := state.Lock(ctx, f.lockPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	f.mu.Lock()
+	if f.conn == nil {
+		if f.conn, err = nftables.New(nftables.AsLasting()); err != nil {
+			f.mu.Unlock()
+			l.Unlock()
+			return nil, nil, fmt.Errorf("nftables: %w", err)
+		}
+	}
+	c := f.conn
+	return c, func(err error) {
+		if err != nil {
+			f.conn = nil
+			go c.CloseLasting() //nolint:errcheck // nothing to do about it
+		}
+		f.mu.Unlock()
+		l.Unlock()
+	}, nil
 }
 
 // New returns a Firewall.
@@ -152,17 +188,12 @@ type session struct {
 
 // with runs fn with a session on fam's table under the machine-wide lock and
 // flushes the batch fn built.
-func (f *Firewall) with(ctx context.Context, fam nftables.TableFamily, create bool, fn func(s *session) error) error {
-	l, err := state.Lock(ctx, f.lockPath)
+func (f *Firewall) with(ctx context.Context, fam nftables.TableFamily, create bool, fn func(s *session) error) (err error) {
+	conn, end, err := f.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer l.Unlock()
-	conn, err := nftables.New(nftables.AsLasting())
-	if err != nil {
-		return fmt.Errorf("nftables: %w", err)
-	}
-	defer conn.CloseLasting()
+	defer func() { end(err) }()
 	s := &session{conn: conn, table: &nftables.Table{Name: TableName, Family: fam}, chains: map[string]*nftables.Chain{},
 		cache: map[string][]*nftables.Rule{}}
 	if err := s.load(create); err != nil {
@@ -181,17 +212,12 @@ func (f *Firewall) with(ctx context.Context, fam nftables.TableFamily, create bo
 // start and stop: when the hostports chain exists, the table is taken as
 // whole (its chains and base rules are made in one batch) and only that
 // chain is read: two netlink round trips in all (when it holds rules).
-func (f *Firewall) withPorts(ctx context.Context, fam nftables.TableFamily, create bool, fn func(s *session) error) error {
-	l, err := state.Lock(ctx, f.lockPath)
+func (f *Firewall) withPorts(ctx context.Context, fam nftables.TableFamily, create bool, fn func(s *session) error) (err error) {
+	conn, end, err := f.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer l.Unlock()
-	conn, err := nftables.New(nftables.AsLasting())
-	if err != nil {
-		return fmt.Errorf("nftables: %w", err)
-	}
-	defer conn.CloseLasting()
+	defer func() { end(err) }()
 	s := &session{conn: conn, table: &nftables.Table{Name: TableName, Family: fam}, chains: map[string]*nftables.Chain{},
 		cache: map[string][]*nftables.Rule{}}
 	hp := &nftables.Chain{Name: "hostports", Table: s.table}
