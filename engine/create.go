@@ -305,9 +305,9 @@ func (e *Engine) resolveRecord(id string, spec ContainerSpec, img *image.Image) 
 		cgProject = noProject
 	}
 	limits := cgroupLimits(spec.Resources)
-	for _, r := range cfg.DeviceRules {
-		limits.Devices = append(limits.Devices, cgroups.DeviceRule{Type: r.Type, Major: r.Major, Minor: r.Minor, Access: r.Access, Allow: r.Allow})
-	}
+	// cfg.DeviceRules is the whole list (docker's defaults included); the
+	// cgroups part applies it after denying everything, adding nothing.
+	limits.Devices = cfg.DeviceRules
 	limits.AllowAllDevices = spec.Privileged
 	hc := mergeHealthcheck(spec.Healthcheck, ic.Healthcheck)
 	logCfg, err := logConfig(spec)

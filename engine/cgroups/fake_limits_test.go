@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/containerd/errdefs"
 	"golang.org/x/sys/unix"
+
+	"github.com/berthdev/berth/engine/devrule"
+	rt "github.com/berthdev/berth/engine/runtime"
 )
 
 var allModes = []Mode{ModeV1, ModeHybrid, ModeV2}
@@ -181,37 +185,91 @@ func TestFakeV2MissingController(t *testing.T) {
 }
 
 // TestFakeDeviceRules checks the rule lists handed to the library's device
-// writers: deny all, docker's defaults, then the service's own rules; or
-// allow all when privileged.
+// writers: deny all, then Limits.Devices as given (docker's defaults when
+// empty); or allow all when privileged.
 func TestFakeDeviceRules(t *testing.T) {
-	defaults := "deny a *:* rwm,c *:* m,b *:* m,c 1:3 rwm,c 1:5 rwm,c 1:7 rwm,c 1:8 rwm,c 1:9 rwm,c 5:0 rwm,c 5:1 rwm,c 5:2 rwm,c 136:* rwm,c 10:200 rwm"
+	defaults := "c *:* m,b *:* m,c 1:3 rwm,c 1:5 rwm,c 1:7 rwm,c 1:8 rwm,c 1:9 rwm,c 5:0 rwm,c 5:1 rwm,c 5:2 rwm,c 136:* rwm,c 10:200 rwm"
+	blk := devrule.Rule{Type: 'b', Major: 8, Minor: -1, Access: "r", Allow: true}
 	tests := []struct {
 		name   string
 		limits Limits
 		want   string
 	}{
-		{"defaults", Limits{}, defaults},
-		{"device_cgroup_rules", Limits{Devices: []DeviceRule{{Type: 'b', Major: 8, Minor: -1, Access: "r", Allow: true}}}, defaults + ",b 8:* r"},
-		{"privileged", Limits{AllowAllDevices: true}, "a *:* rwm"},
+		{"empty", Limits{}, "deny a *:* rwm," + defaults},
+		{"device_cgroup_rules", Limits{Devices: append(devrule.Defaults(), blk)}, "deny a *:* rwm," + defaults + ",b 8:* r"},
+		{"nothing but a rule", Limits{Devices: []devrule.Rule{blk}}, "deny a *:* rwm,b 8:* r"},
+		// A record of an earlier version, whose list began with a deny-all.
+		{"old record", Limits{Devices: append([]devrule.Rule{devrule.DenyAll}, devrule.Defaults()...)}, "deny a *:* rwm,deny a *:* rwm," + defaults},
+		{"privileged", Limits{AllowAllDevices: true, Devices: []devrule.Rule{devrule.AllowAll}}, "a *:* rwm"},
+		{"privileged without rules", Limits{AllowAllDevices: true}, "a *:* rwm"},
 	}
 	for _, mode := range []Mode{ModeV1, ModeV2} {
 		for _, tc := range tests {
 			t.Run(string(mode)+"/"+tc.name, func(t *testing.T) {
-				f := newFake(t, mode)
-				m := f.manager("berth")
-				if _, err := m.Create(context.Background(), "proj", "c1", tc.limits); err != nil {
-					t.Fatal(err)
-				}
-				dir := filepath.Join(f.root, "devices/berth/proj/c1")
-				if mode == ModeV2 {
-					dir = filepath.Join(f.root, "berth/proj/c1")
-				}
-				if got := strings.Join(f.devices[dir], ","); got != tc.want {
-					t.Errorf("rules for %s:\n got %s\nwant %s", dir, got, tc.want)
+				if got := strings.Join(fakeDeviceLines(t, mode, tc.limits), ","); got != tc.want {
+					t.Errorf("rules:\n got %s\nwant %s", got, tc.want)
 				}
 			})
 		}
 	}
+}
+
+// TestFakeDefaultContainerDevices follows a default container's rules from
+// runtime.BuildConfig to the cgroup, the way engine/create.go hands them
+// over: every one of docker's defaults arrives once, after one deny-all,
+// and a privileged container gets allow-all alone.
+func TestFakeDefaultContainerDevices(t *testing.T) {
+	in := rt.SpecInput{ID: "c", RootfsDir: "/r", Args: []string{"sh"}, Hostname: "h"}
+	cfg, err := rt.BuildConfig(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Privileged = true
+	priv, err := rt.BuildConfig(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []Mode{ModeV1, ModeV2} {
+		t.Run(string(mode), func(t *testing.T) {
+			got := fakeDeviceLines(t, mode, Limits{Devices: cfg.DeviceRules})
+			count := map[string]int{}
+			for _, l := range got {
+				count[l]++
+			}
+			if len(got) == 0 || got[0] != "deny a *:* rwm" || count["deny a *:* rwm"] != 1 {
+				t.Errorf("rules %q: want one deny-all, first", got)
+			}
+			for _, r := range devrule.Defaults() {
+				if n := count[r.String()]; n != 1 {
+					t.Errorf("default rule %q reaches the cgroup %d times, want once; rules %q", r, n, got)
+				}
+			}
+			if len(got) != 1+len(devrule.Defaults()) {
+				t.Errorf("rules %q: want the deny-all and docker's defaults, nothing else", got)
+			}
+			if got := fakeDeviceLines(t, mode, Limits{Devices: priv.DeviceRules, AllowAllDevices: true}); !slices.Equal(got, []string{"a *:* rwm"}) {
+				t.Errorf("privileged rules %q, want allow-all alone", got)
+			}
+		})
+	}
+}
+
+// fakeDeviceLines creates a cgroup with l on a fake tree of mode and returns
+// the device rules written for it, as devices.list lines ("deny " before a
+// deny rule).
+func fakeDeviceLines(t *testing.T, mode Mode, l Limits) []string {
+	t.Helper()
+	f := newFake(t, mode)
+	m := f.manager("berth")
+	cg, err := m.Create(context.Background(), "proj", "c1", l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := cg.paths["devices"]
+	if mode.Unified() {
+		dir = cg.paths[""]
+	}
+	return f.devices[dir]
 }
 
 func TestValidate(t *testing.T) {
@@ -232,7 +290,8 @@ func TestValidate(t *testing.T) {
 		{"too many cpus", Limits{NanoCPUs: 100000 * 1e9}, "CPUs available"},
 		{"short period", Limits{CPUPeriod: 10}, "cpu_period"},
 		{"bad pids", Limits{PidsLimit: -5}, "pids_limit"},
-		{"bad device rule", Limits{Devices: []DeviceRule{{Type: 'x', Access: "r"}}}, "malformed"},
+		{"bad device rule", Limits{Devices: []devrule.Rule{{Type: 'x', Access: "r"}}}, "malformed"},
+		{"bad device access", Limits{Devices: []devrule.Rule{{Type: 'c', Major: 1, Minor: 3, Access: "rr"}}}, "malformed"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -247,53 +306,6 @@ func TestValidate(t *testing.T) {
 				t.Fatalf("err = %v, want InvalidArgument containing %q", err, tc.msg)
 			}
 		})
-	}
-}
-
-func TestParseDeviceRule(t *testing.T) {
-	tests := []struct {
-		in, want string // want "" means an error
-	}{
-		{"c 1:3 rwm", "c 1:3 rwm"},
-		{"b 8:* r", "b 8:* r"},
-		{"c *:* m", "c *:* m"},
-		{"a *:* rwm", "a *:* rwm"},
-		{"a", "a *:* rwm"},
-		{"c 1:3", ""},
-		{"x 1:3 rwm", ""},
-		{"c 1-3 rwm", ""},
-		{"c a:3 rwm", ""},
-		{"c 1:3 rwx", ""},
-		{"c 1:3 rr", ""},
-	}
-	for _, tc := range tests {
-		r, err := ParseDeviceRule(tc.in)
-		switch {
-		case tc.want == "" && err == nil:
-			t.Errorf("ParseDeviceRule(%q) = %v, want an error", tc.in, r)
-		case tc.want == "" && !errdefs.IsInvalidArgument(err):
-			t.Errorf("ParseDeviceRule(%q) err = %v, want InvalidArgument", tc.in, err)
-		case tc.want != "" && err != nil:
-			t.Errorf("ParseDeviceRule(%q): %v", tc.in, err)
-		case tc.want != "" && r.String() != tc.want:
-			t.Errorf("ParseDeviceRule(%q) = %q, want %q", tc.in, r.String(), tc.want)
-		}
-	}
-}
-
-func TestDeviceRuleForPath(t *testing.T) {
-	r, err := DeviceRuleForPath("/dev/null", "rw")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.String() != "c 1:3 rw" {
-		t.Errorf("/dev/null rule = %q, want c 1:3 rw", r)
-	}
-	if _, err := DeviceRuleForPath("/dev/berth-no-such-device", ""); !errdefs.IsNotFound(err) {
-		t.Errorf("missing device: err = %v, want NotFound", err)
-	}
-	if _, err := DeviceRuleForPath("/etc/hostname", ""); !errdefs.IsInvalidArgument(err) {
-		t.Errorf("regular file: err = %v, want InvalidArgument", err)
 	}
 }
 

@@ -2,16 +2,13 @@ package cgroups
 
 import (
 	"fmt"
-	"os"
 	"runtime"
-	"strconv"
-	"strings"
 
 	"github.com/containerd/errdefs"
-	"golang.org/x/sys/unix"
-
 	libcg "github.com/opencontainers/cgroups"
 	devcfg "github.com/opencontainers/cgroups/devices/config"
+
+	"github.com/berthdev/berth/engine/devrule"
 )
 
 // Limits are a container's cgroup settings, with docker's meanings (the same
@@ -38,139 +35,16 @@ type Limits struct {
 	// PidsLimit caps the number of tasks; 0 or -1 means unlimited.
 	PidsLimit int64 `json:"pids_limit,omitempty"`
 
-	// AllowAllDevices lifts the device restrictions (privileged).
+	// AllowAllDevices lifts the device restrictions (privileged); Devices
+	// are then ignored.
 	AllowAllDevices bool `json:"allow_all_devices,omitempty"`
-	// Devices are rules applied after DefaultDevices, in order: the
-	// `devices:` mappings (DeviceRuleForPath) and `device_cgroup_rules`
-	// (ParseDeviceRule).
-	Devices []DeviceRule `json:"devices,omitempty"`
-}
-
-// DeviceRule allows or denies access to device nodes, as a line of the v1
-// devices cgroup does ("c 1:3 rwm").
-type DeviceRule struct {
-	// Type is 'a' (all), 'c' (char) or 'b' (block).
-	Type rune `json:"type"`
-	// Major and Minor are device numbers; -1 is the wildcard '*'.
-	Major int64 `json:"major"`
-	Minor int64 `json:"minor"`
-	// Access is a combination of 'r', 'w' and 'm' (mknod).
-	Access string `json:"access"`
-	// Allow is true for an allow rule, false for a deny rule.
-	Allow bool `json:"allow"`
-}
-
-// String is the rule in the v1 devices.list syntax.
-func (r DeviceRule) String() string {
-	num := func(n int64) string {
-		if n < 0 {
-			return "*"
-		}
-		return strconv.FormatInt(n, 10)
-	}
-	if r.Type == 'a' {
-		return "a *:* " + r.Access
-	}
-	return fmt.Sprintf("%c %s:%s %s", r.Type, num(r.Major), num(r.Minor), r.Access)
-}
-
-// DefaultDevices are the devices every container may use, the list docker
-// (with runc) gives: mknod of any node, /dev/null, zero, full, random,
-// urandom, tty, console, ptmx, the pts and /dev/net/tun. Everything else is
-// denied.
-var DefaultDevices = []DeviceRule{
-	{Type: 'c', Major: -1, Minor: -1, Access: "m", Allow: true},
-	{Type: 'b', Major: -1, Minor: -1, Access: "m", Allow: true},
-	{Type: 'c', Major: 1, Minor: 3, Access: "rwm", Allow: true},    // /dev/null
-	{Type: 'c', Major: 1, Minor: 5, Access: "rwm", Allow: true},    // /dev/zero
-	{Type: 'c', Major: 1, Minor: 7, Access: "rwm", Allow: true},    // /dev/full
-	{Type: 'c', Major: 1, Minor: 8, Access: "rwm", Allow: true},    // /dev/random
-	{Type: 'c', Major: 1, Minor: 9, Access: "rwm", Allow: true},    // /dev/urandom
-	{Type: 'c', Major: 5, Minor: 0, Access: "rwm", Allow: true},    // /dev/tty
-	{Type: 'c', Major: 5, Minor: 1, Access: "rwm", Allow: true},    // /dev/console
-	{Type: 'c', Major: 5, Minor: 2, Access: "rwm", Allow: true},    // /dev/ptmx
-	{Type: 'c', Major: 136, Minor: -1, Access: "rwm", Allow: true}, // /dev/pts/*
-	{Type: 'c', Major: 10, Minor: 200, Access: "rwm", Allow: true}, // /dev/net/tun
-}
-
-// ParseDeviceRule parses a device_cgroup_rules entry: "TYPE MAJOR:MINOR
-// ACCESS", e.g. "c 1:3 rwm", "b 8:* r", "a *:* rwm". It is an allow rule.
-func ParseDeviceRule(s string) (DeviceRule, error) {
-	bad := func(why string) (DeviceRule, error) {
-		return DeviceRule{}, fmt.Errorf("device cgroup rule %q: %s; want e.g. \"c 1:3 rwm\": %w", s, why, errdefs.ErrInvalidArgument)
-	}
-	f := strings.Fields(s)
-	if len(f) != 3 {
-		if len(f) == 1 && f[0] == "a" { // "a" alone means all devices, all access
-			return DeviceRule{Type: 'a', Major: -1, Minor: -1, Access: "rwm", Allow: true}, nil
-		}
-		return bad("want three fields")
-	}
-	if len(f[0]) != 1 || !strings.Contains("acb", f[0]) {
-		return bad("type must be a, c or b")
-	}
-	maj, mnr, ok := strings.Cut(f[1], ":")
-	if !ok {
-		return bad("numbers must be MAJOR:MINOR")
-	}
-	num := func(v string) (int64, bool) {
-		if v == "*" {
-			return -1, true
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		return n, err == nil && n >= 0
-	}
-	r := DeviceRule{Type: rune(f[0][0]), Access: f[2], Allow: true}
-	if r.Major, ok = num(maj); !ok {
-		return bad("bad major number")
-	}
-	if r.Minor, ok = num(mnr); !ok {
-		return bad("bad minor number")
-	}
-	if !validAccess(r.Access) {
-		return bad("access must be a combination of r, w and m")
-	}
-	return r, nil
-}
-
-func validAccess(a string) bool {
-	if a == "" || len(a) > 3 {
-		return false
-	}
-	for _, c := range a {
-		if !strings.ContainsRune("rwm", c) || strings.Count(a, string(c)) > 1 {
-			return false
-		}
-	}
-	return true
-}
-
-// DeviceRuleForPath is the allow rule for the host device node at path (a
-// `devices:` entry), with access perms ("" means "rwm").
-func DeviceRuleForPath(path, perms string) (DeviceRule, error) {
-	if perms == "" {
-		perms = "rwm"
-	}
-	if !validAccess(perms) {
-		return DeviceRule{}, fmt.Errorf("device %s: permissions %q must be a combination of r, w and m: %w", path, perms, errdefs.ErrInvalidArgument)
-	}
-	var st unix.Stat_t
-	if err := unix.Stat(path, &st); err != nil {
-		if err == unix.ENOENT {
-			return DeviceRule{}, fmt.Errorf("device %s: no such device on this host: %w", path, errdefs.ErrNotFound)
-		}
-		return DeviceRule{}, fmt.Errorf("device %s: %w", path, &os.PathError{Op: "stat", Path: path, Err: err})
-	}
-	var t rune
-	switch st.Mode & unix.S_IFMT {
-	case unix.S_IFCHR:
-		t = 'c'
-	case unix.S_IFBLK:
-		t = 'b'
-	default:
-		return DeviceRule{}, fmt.Errorf("device %s is not a character or block device: %w", path, errdefs.ErrInvalidArgument)
-	}
-	return DeviceRule{Type: t, Major: int64(unix.Major(st.Rdev)), Minor: int64(unix.Minor(st.Rdev)), Access: perms, Allow: true}, nil
+	// Devices is the complete device rule list, applied in order after
+	// everything is denied (devrule.DenyAll): for a container, the list
+	// runtime.BuildConfig makes (devrule.Defaults, the `devices:`
+	// mappings, `device_cgroup_rules`). Nothing is added to it. Empty
+	// means docker's defaults alone (devrule.Defaults), like the other
+	// zero values here.
+	Devices []devrule.Rule `json:"devices,omitempty"`
 }
 
 // cfsPeriod is the CFS period NanoCPUs is converted with (docker's).
@@ -218,7 +92,7 @@ func (l Limits) Validate() error {
 		return bad("pids_limit %d: use -1 or 0 for unlimited", l.PidsLimit)
 	}
 	for _, r := range l.Devices {
-		if !strings.ContainsRune("acb", r.Type) || !validAccess(r.Access) {
+		if !r.Valid() {
 			return bad("device rule %q is malformed", r.String())
 		}
 	}
@@ -260,23 +134,33 @@ func (l Limits) resources(unified bool) *libcg.Resources {
 	return r
 }
 
-// deviceRules is the full rule list for the library: deny all, the
-// defaults, then l.Devices; or allow all.
+// deviceRules is the full rule list for the library: deny all, then
+// l.Devices (docker's defaults when empty); or allow all.
 func (l Limits) deviceRules() []*devcfg.Rule {
 	if l.AllowAllDevices {
-		return []*devcfg.Rule{{Type: devcfg.WildcardDevice, Major: -1, Minor: -1, Permissions: "rwm", Allow: true}}
+		return []*devcfg.Rule{libRule(devrule.AllowAll)}
 	}
-	out := []*devcfg.Rule{{Type: devcfg.WildcardDevice, Major: -1, Minor: -1, Permissions: "rwm", Allow: false}}
-	for _, r := range append(DefaultDevices[:len(DefaultDevices):len(DefaultDevices)], l.Devices...) {
-		out = append(out, &devcfg.Rule{
-			Type:        devcfg.Type(r.Type),
-			Major:       r.Major,
-			Minor:       r.Minor,
-			Permissions: devcfg.Permissions(r.Access),
-			Allow:       r.Allow,
-		})
+	rules := l.Devices
+	if len(rules) == 0 {
+		rules = devrule.Defaults()
+	}
+	out := make([]*devcfg.Rule, 0, 1+len(rules))
+	out = append(out, libRule(devrule.DenyAll))
+	for _, r := range rules {
+		out = append(out, libRule(r))
 	}
 	return out
+}
+
+// libRule is r as the cgroups library's rule.
+func libRule(r devrule.Rule) *devcfg.Rule {
+	return &devcfg.Rule{
+		Type:        devcfg.Type(r.Type),
+		Major:       r.Major,
+		Minor:       r.Minor,
+		Permissions: devcfg.Permissions(r.Access),
+		Allow:       r.Allow,
+	}
 }
 
 // controllersFor are the v2 controllers l's settings need.

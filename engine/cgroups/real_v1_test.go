@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berthdev/berth/engine/devrule"
 	"github.com/berthdev/berth/engine/testutil"
 )
 
@@ -69,7 +70,7 @@ func TestRealRootV1Limits(t *testing.T) {
 		}
 	}
 	var wantDev []string
-	for _, r := range DefaultDevices {
+	for _, r := range devrule.Defaults() {
 		wantDev = append(wantDev, r.String())
 	}
 	gotDev := strings.Split(readCg(t, p["devices"], "devices.list"), "\n")
@@ -161,18 +162,17 @@ func testDevicesEnforced(t *testing.T, m *Manager, project string) {
 	if out, err := exec.Command("sh", "-c", script).CombinedOutput(); err != nil || !strings.Contains(string(out), "kmsg-ok") {
 		t.Skipf("this host does not let root read /dev/kmsg (%v: %s); nothing to compare with", err, out)
 	}
-	kmsg, err := DeviceRuleForPath("/dev/kmsg", "r")
-	if err != nil {
-		t.Fatal(err)
-	}
+	kmsg := devrule.Rule{Allow: true, Type: 'c', Major: 1, Minor: 11, Access: "r"} // /dev/kmsg's number is fixed
 	for _, tc := range []struct {
 		id       string
 		limits   Limits
 		kmsgOpen bool
 	}{
 		{"default", Limits{}, false},
-		{"kmsg-allowed", Limits{Devices: []DeviceRule{kmsg}}, true},
-		{"privileged", Limits{AllowAllDevices: true}, true},
+		{"kmsg-allowed", Limits{Devices: append(devrule.Defaults(), kmsg)}, true},
+		// A record of an earlier version: its list began with a deny-all.
+		{"old-record", Limits{Devices: append([]devrule.Rule{devrule.DenyAll}, devrule.Defaults()...)}, false},
+		{"privileged", Limits{AllowAllDevices: true, Devices: []devrule.Rule{devrule.AllowAll}}, true},
 	} {
 		t.Run(tc.id, func(t *testing.T) {
 			cg, err := m.Create(ctx, project, tc.id, tc.limits)

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/berthdev/berth/engine/devrule"
 	"github.com/berthdev/berth/engine/mount"
 	"github.com/containerd/errdefs"
 	"github.com/moby/sys/capability"
@@ -189,13 +190,16 @@ func BuildConfig(in SpecInput) (Config, error) {
 			return Config{}, err
 		}
 		cfg.Devices = append(all, devs...)
-		cfg.DeviceRules = slices.Clone(AllowAllDevices)
+		cfg.DeviceRules = []DeviceRule{devrule.AllowAll}
 		return cfg, nil
 	}
 	cfg.Devices = devs
-	cfg.DeviceRules = append(append([]DeviceRule{}, DefaultDeviceRules...), rules...)
+	// The whole list: the cgroups part applies it after denying everything
+	// and adds nothing (records of earlier versions began with a deny-all,
+	// which changes nothing there).
+	cfg.DeviceRules = append(devrule.Defaults(), rules...)
 	for _, s := range in.DeviceCgroupRules {
-		r, err := ParseDeviceCgroupRule(s)
+		r, err := devrule.Parse(s)
 		if err != nil {
 			return Config{}, err
 		}

@@ -10,6 +10,8 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/elastic/go-seccomp-bpf/arch"
 	"golang.org/x/sys/unix"
+
+	"github.com/berthdev/berth/engine/devrule"
 )
 
 func TestCapabilities(t *testing.T) {
@@ -78,28 +80,6 @@ func TestValidateSysctls(t *testing.T) {
 	}
 }
 
-func TestParseDeviceCgroupRule(t *testing.T) {
-	tests := []struct {
-		in   string
-		want string
-		err  bool
-	}{
-		{"c 13:* rwm", "c 13:* rwm", false},
-		{"b 8:0 r", "b 8:0 r", false},
-		{"a *:* rwm", "a *:* rwm", false},
-		{"c 1:3", "c 1:3 rwm", false},
-		{"x 1:3 rwm", "", true},
-		{"c 1 rwm", "", true},
-		{"c 1:3 rwx", "", true},
-	}
-	for _, tc := range tests {
-		r, err := ParseDeviceCgroupRule(tc.in)
-		if (err != nil) != tc.err || (!tc.err && r.String() != tc.want) {
-			t.Errorf("%q: %v %v, want %q", tc.in, r, err, tc.want)
-		}
-	}
-}
-
 func TestHostDevices(t *testing.T) {
 	devs, rules, err := HostDevices([]DeviceMapping{{PathOnHost: "/dev/null", PathInContainer: "/dev/mynull", Permissions: "rw"}})
 	if err != nil {
@@ -134,9 +114,16 @@ func TestBuildConfig(t *testing.T) {
 	if !slices.Contains(cfg.Env, "HOSTNAME=h") || !slices.Contains(cfg.Env, "PATH="+DefaultPath) {
 		t.Fatalf("env %v", cfg.Env)
 	}
-	if last := cfg.DeviceRules[len(cfg.DeviceRules)-1]; last.String() != "c 42:* rmw" || cfg.DeviceRules[0].Allow {
-		t.Fatalf("device rules %v", cfg.DeviceRules)
+	// The whole list the cgroup gets after its deny-all: docker's defaults,
+	// each once, then device_cgroup_rules.
+	if want := append(devrule.Defaults(), DeviceRule{Allow: true, Type: 'c', Major: 42, Minor: -1, Access: "rmw"}); !slices.Equal(cfg.DeviceRules, want) {
+		t.Fatalf("device rules %v\nwant %v", cfg.DeviceRules, want)
 	}
+	in.Privileged = true
+	if cfg, err = BuildConfig(in); err != nil || !slices.Equal(cfg.DeviceRules, []DeviceRule{devrule.AllowAll}) {
+		t.Fatalf("privileged device rules %v, %v", cfg.DeviceRules, err)
+	}
+	in.Privileged = false
 	in.Net = "/proc/123/ns/net"
 	in.PID = NamespaceHost
 	cfg, err = BuildConfig(in)
@@ -154,6 +141,8 @@ func TestBuildConfig(t *testing.T) {
 		{func(s *SpecInput) { s.Ulimits = []Ulimit{{Name: "nofile", Soft: 10, Hard: 5}} }, "soft limit"},
 		{func(s *SpecInput) { s.Ulimits = []Ulimit{{Name: "bogus"}} }, "unknown limit"},
 		{func(s *SpecInput) { s.IPC = "weird" }, "ipc mode"},
+		{func(s *SpecInput) { s.DeviceCgroupRules = []string{"c 1:3 rwx"} }, "device_cgroup_rules"},
+		{func(s *SpecInput) { s.Devices = []DeviceMapping{{PathOnHost: "/dev/null", Permissions: "rr"}} }, "permissions"},
 	}
 	for _, b := range bad {
 		in := SpecInput{Args: []string{"sh"}}
