@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/signal"
@@ -206,19 +205,26 @@ func applyScale(p *types.Project, scales []string) error {
 		if !ok || err != nil || n < 0 {
 			return invalidArgument("invalid --scale value %q: use SERVICE=NUM", s)
 		}
-		svc, ok := p.Services[name]
-		if !ok {
-			return invalidArgument("no such service: %s", name)
+		if err := setReplicas(p, name, n); err != nil {
+			return err
 		}
-		svc.Scale = &n
-		if svc.Deploy != nil {
-			d := *svc.Deploy
-			d.Replicas = &n
-			svc.Deploy = &d
-		}
-		p.Services[name] = svc
 	}
 	return nil
 }
 
-var _ = context.Background
+// setReplicas sets a service's replica count, as its `scale` and its
+// `deploy.replicas`.
+func setReplicas(p *types.Project, name string, n int) error {
+	svc, ok := p.Services[name]
+	if !ok {
+		return invalidArgument("no such service: %s", name)
+	}
+	svc.Scale = &n
+	if svc.Deploy != nil {
+		d := *svc.Deploy
+		d.Replicas = &n
+		svc.Deploy = &d
+	}
+	p.Services[name] = svc
+	return nil
+}

@@ -176,6 +176,7 @@ func (c *cli) newRootCommand() *cobra.Command {
 		c.newTopCommand(),
 		c.newPortCommand(),
 		c.newWaitCommand(),
+		c.newScaleCommand(),
 		c.newEventsCommand(),
 		c.newCpCommand(),
 		c.newWatchCommand(),
