@@ -125,6 +125,10 @@ type AttachOptions struct {
 	Stdout, Stderr io.Writer
 	// Resize delivers terminal size changes.
 	Resize <-chan WinSize
+	// KeepStdin leaves the container's stdin open when Stdin ends or the
+	// attach goes (attach to a service's container, docker's StdinOnce
+	// false); else Stdin's end closes it (run -i).
+	KeepStdin bool
 }
 
 // Attach streams the running container's output to opts and opts.Stdin to
@@ -135,7 +139,8 @@ func (e *Engine) Attach(ctx context.Context, id string, opts AttachOptions) erro
 		return err
 	}
 	cl := monitor.NewClient(e.paths, rec.ID)
-	conn, br, err := cl.Attach(ctx, monitor.Request{Stdin: opts.Stdin != nil, Stdout: opts.Stdout != nil, Stderr: opts.Stderr != nil})
+	conn, br, err := cl.Attach(ctx, monitor.Request{Stdin: opts.Stdin != nil, Stdout: opts.Stdout != nil, Stderr: opts.Stderr != nil,
+		KeepStdin: opts.KeepStdin})
 	if errors.Is(err, monitor.ErrNoMonitor) || errdefs.IsConflict(err) {
 		// The run ended before the attach (run -i of a quick command):
 		// its output is in the log.

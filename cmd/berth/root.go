@@ -177,6 +177,7 @@ func (c *cli) newRootCommand() *cobra.Command {
 		c.newPortCommand(),
 		c.newWaitCommand(),
 		c.newScaleCommand(),
+		c.newAttachCommand(),
 		c.newEventsCommand(),
 		c.newCpCommand(),
 		c.newWatchCommand(),

@@ -130,7 +130,7 @@ func (m *monitor) attach(conn *net.UnixConn, br *bufio.Reader, req Request) {
 		defer close(gone)
 		if req.Stdin && stdin != nil {
 			_, _ = io.Copy(stdin, br)
-			if rs.console == nil {
+			if rs.console == nil && !req.KeepStdin {
 				// EOF from the client closes the process's stdin (run -i).
 				m.mu.Lock()
 				if m.stdin == stdin {

@@ -29,7 +29,8 @@ import (
 //	wait      -                         once the container has stopped for good: exit_code
 //	state     -                         at once: state
 //	resize    rows, cols                at once (tty containers)
-//	attach    stdin, stdout, stderr     at once, then frames (see Attach)
+//	attach    stdin, stdout, stderr,    at once, then frames (see Attach)
+//	          keep_stdin
 
 // Request is one control request.
 type Request struct {
@@ -43,6 +44,10 @@ type Request struct {
 	Stdin     bool   `json:"stdin,omitempty"`
 	Stdout    bool   `json:"stdout,omitempty"`
 	Stderr    bool   `json:"stderr,omitempty"`
+	// KeepStdin: the attach's end leaves the process's stdin open for the
+	// next one (docker's StdinOnce false, as for a service's container);
+	// else it closes it (run -i).
+	KeepStdin bool `json:"keep_stdin,omitempty"`
 }
 
 // Response is the answer to a Request.
