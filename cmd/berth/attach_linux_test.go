@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/creack/pty"
 )
 
 const attachCompose = `
@@ -18,6 +20,11 @@ services:
     image: 127.0.0.1:5000/busybox:1
     stdin_open: true
     command: ["cat"]
+  shell:
+    image: 127.0.0.1:5000/busybox:1
+    stdin_open: true
+    tty: true
+    command: ["sh"]
   quiet:
     image: 127.0.0.1:5000/busybox:1
     command: ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
@@ -79,6 +86,37 @@ func TestLifecycleRootAttach(t *testing.T) {
 	}
 	if out := attachAndDetach("two"); strings.Contains(out, "\x10") {
 		t.Errorf("the detach keys reached the container: %q", out)
+	}
+
+	// A terminal: berth's is put in raw mode and its size goes to the
+	// container's; the detach keys still work.
+	ptm, pts, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptm.Close()
+	defer pts.Close()
+	if err := pty.Setsize(ptm, &pty.Winsize{Rows: 31, Cols: 97}); err != nil {
+		t.Fatal(err)
+	}
+	var screen lockedBuffer
+	go func() { _, _ = io.Copy(&screen, ptm) }()
+	attached := make(chan int, 1)
+	go func() { attached <- l.runIO(pts, pts, io.Discard, "attach", "shell") }()
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(screen.String(), "31 97"); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("attach shell: no terminal size in %q", screen.String())
+		}
+		_, _ = io.WriteString(ptm, "stty size\r")
+	}
+	_, _ = io.WriteString(ptm, "\x10\x11")
+	select {
+	case code := <-attached:
+		if code != 0 {
+			t.Errorf("attach shell: detach exit %d, want 0", code)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("attach shell: the detach keys did not end the attach")
 	}
 
 	// --no-stdin on a container with stdin: the input is not sent; the
