@@ -367,6 +367,10 @@ type putFunc func(rel string, hdr *tar.Header, r io.Reader) error
 type treeWalk struct {
 	put  putFunc
 	show string // the top's path, for messages
+	// oneDev, when set, is the device of the tree's file system: a mount
+	// point on another one is given as its own entry (an empty directory
+	// or file), without what is mounted there (export).
+	oneDev *uint64
 }
 
 // walk feeds name in dir, rel under the top, and what is under it.
@@ -375,6 +379,13 @@ func (w *treeWalk) walk(dir *os.File, name, rel string) error {
 	var st unix.Stat_t
 	if err := unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return w.errorf("lstat", rel, err)
+	}
+	if w.oneDev != nil && st.Dev != *w.oneDev {
+		if hdr := statHeader(&st, ""); hdr != nil && hdr.Typeflag != tar.TypeSymlink {
+			hdr.Size = 0
+			return w.put(rel, hdr, nil)
+		}
+		return nil
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:

@@ -178,6 +178,7 @@ func (c *cli) newRootCommand() *cobra.Command {
 		c.newWaitCommand(),
 		c.newScaleCommand(),
 		c.newAttachCommand(),
+		c.newExportCommand(),
 		c.newEventsCommand(),
 		c.newCpCommand(),
 		c.newWatchCommand(),
