@@ -16,6 +16,8 @@ type ExportOptions struct {
 	Service string
 	Index   int // replica number, 1 when 0
 	Out     io.Writer
+	// DryRun finds the container and writes nothing.
+	DryRun bool
 }
 
 // Export writes the file system of a service's container (created,
@@ -29,6 +31,10 @@ func (s *Service) Export(ctx context.Context, project string, opts ExportOptions
 		return err
 	}
 	s.events.emit(c.Name, Working, "Exporting", "")
+	if opts.DryRun {
+		s.events.emit(c.Name, Done, "Exported", "")
+		return nil
+	}
 	err = s.engine.WithFilesystem(ctx, c.ID, func(root string) error {
 		dir, err := os.Open(root)
 		if err != nil {

@@ -44,8 +44,8 @@ func (c *cli) runExport(ctx context.Context, service string, index int, output s
 		return err
 	}
 	defer b.Close()
-	opts := scheduler.ExportOptions{Service: service, Index: index, Out: c.stdout}
-	if output == "" {
+	opts := scheduler.ExportOptions{Service: service, Index: index, Out: c.stdout, DryRun: c.opts.DryRun}
+	if output == "" || c.opts.DryRun {
 		return b.Export(ctx, name, opts)
 	}
 	// The archive appears whole or not at all, as docker's atomic writer.
