@@ -45,6 +45,8 @@ type Engine interface {
 	// container's files (root filesystem, volumes, binds) are seen, running
 	// or not; fn must use it from its own goroutine only.
 	WithFilesystem(ctx context.Context, id string, fn func(root string) error) error
+	// Diff writes the container's changes as an OCI layer tar.
+	Diff(ctx context.Context, id string, w io.Writer, opts engine.DiffOptions) error
 }
 
 // Images is what the scheduler needs of the image store (*image.Store).
@@ -53,6 +55,8 @@ type Images interface {
 	// Get returns errdefs.ErrNotFound when the image is absent.
 	Get(ctx context.Context, ref string) (*image.Image, error)
 	Remove(ctx context.Context, ref string, opts image.RemoveOptions) ([]string, error)
+	// Commit makes an image of base and a layer of changes.
+	Commit(ctx context.Context, base string, layer io.Reader, opts image.CommitOptions) (*image.Image, error)
 }
 
 // Networks is what the scheduler needs of the network manager

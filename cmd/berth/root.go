@@ -179,6 +179,7 @@ func (c *cli) newRootCommand() *cobra.Command {
 		c.newScaleCommand(),
 		c.newAttachCommand(),
 		c.newExportCommand(),
+		c.newCommitCommand(),
 		c.newEventsCommand(),
 		c.newCpCommand(),
 		c.newWatchCommand(),
