@@ -7,8 +7,6 @@ import (
 	"io"
 	"strings"
 	"time"
-
-	"github.com/containerd/errdefs"
 )
 
 // CommitOptions describe an image made of another one and a layer of
@@ -33,16 +31,9 @@ type CommitOptions struct {
 // uncompressed OCI layer tar of changes on top of it: base's layers and
 // config, plus the layer, its history entry and opts' settings.
 func (s *Store) Commit(ctx context.Context, base string, layer io.Reader, opts CommitOptions) (*Image, error) {
-	var tags []string
-	if opts.Ref != "" {
-		n, err := NormalizeRef(opts.Ref)
-		if err != nil {
-			return nil, err
-		}
-		if strings.Contains(n, "@") {
-			return nil, fmt.Errorf("commit: %q: the new image's name cannot have a digest: %w", opts.Ref, errdefs.ErrInvalidArgument)
-		}
-		tags = append(tags, n)
+	tags, err := newImageTags("commit", opts.Ref)
+	if err != nil {
+		return nil, err
 	}
 	img, err := s.Get(ctx, base)
 	if err != nil {
@@ -67,17 +58,9 @@ func (s *Store) Commit(ctx context.Context, base string, layer io.Reader, opts C
 		return nil, err
 	}
 	defer release()
-	w, err := s.newIngest()
+	diffID, size, err := s.ingestLayer(ctx, layer)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := copyCtx(ctx, w, struct{ io.Reader }{layer}); err != nil {
-		w.Abort()
 		return nil, fmt.Errorf("commit: read the layer: %w", err)
-	}
-	diffID, size, err := w.Commit()
-	if err != nil {
-		return nil, err
 	}
 	now := time.Now().UTC()
 	createdBy := opts.CreatedBy

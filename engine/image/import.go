@@ -28,16 +28,9 @@ type ImportOptions struct {
 // Import makes a one-layer image from a root filesystem tarball (plain,
 // gzip or zstd), like docker import.
 func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*Image, error) {
-	var tags []string
-	if opts.Ref != "" {
-		n, err := NormalizeRef(opts.Ref)
-		if err != nil {
-			return nil, err
-		}
-		if strings.Contains(n, "@") {
-			return nil, fmt.Errorf("import: %q: the new image's name cannot have a digest: %w", opts.Ref, errdefs.ErrInvalidArgument)
-		}
-		tags = append(tags, n)
+	tags, err := newImageTags("import", opts.Ref)
+	if err != nil {
+		return nil, err
 	}
 	platStr := opts.Platform
 	if platStr == "" {
@@ -63,17 +56,9 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*I
 		return nil, fmt.Errorf("import: %w", err)
 	}
 	defer zr.Close()
-	w, err := s.newIngest()
+	diffID, size, err := s.ingestLayer(ctx, zr)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := copyCtx(ctx, w, struct{ io.Reader }{zr}); err != nil {
-		w.Abort()
 		return nil, fmt.Errorf("import: read the tarball: %w", err)
-	}
-	diffID, size, err := w.Commit()
-	if err != nil {
-		return nil, err
 	}
 	now := time.Now().UTC()
 	config := map[string]any{
@@ -99,6 +84,36 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*I
 		return nil, fmt.Errorf("import: %w", err)
 	}
 	return s.Get(ctx, digestBytes(configRaw))
+}
+
+// newImageTags is the tag list of a new image named ref ("" for none),
+// for op's messages.
+func newImageTags(op, ref string) ([]string, error) {
+	if ref == "" {
+		return nil, nil
+	}
+	n, err := NormalizeRef(ref)
+	if err != nil {
+		return nil, err
+	}
+	if strings.Contains(n, "@") {
+		return nil, fmt.Errorf("%s: %q: the new image's name cannot have a digest: %w", op, ref, errdefs.ErrInvalidArgument)
+	}
+	return []string{n}, nil
+}
+
+// ingestLayer stores an uncompressed layer tar as a blob; its digest is
+// its diff ID. The caller holds the content (holdContent).
+func (s *Store) ingestLayer(ctx context.Context, r io.Reader) (diffID string, size int64, err error) {
+	w, err := s.newIngest()
+	if err != nil {
+		return "", 0, err
+	}
+	if _, err := copyCtx(ctx, w, struct{ io.Reader }{r}); err != nil {
+		w.Abort()
+		return "", 0, err
+	}
+	return w.Commit()
 }
 
 // applyChange applies one Dockerfile instruction to a config's "config"
