@@ -44,6 +44,18 @@ func (c *cli) backend(ctx context.Context, title string) (*backend, error) {
 	return c.backendWith(ctx, title, false)
 }
 
+// projectBackend is the project's name (without loading its files) and
+// a backend, for the commands that work on a project's existing
+// containers.
+func (c *cli) projectBackend(ctx context.Context, title string) (string, *backend, error) {
+	name, err := c.projectName(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	b, err := c.backend(ctx, title)
+	return name, b, err
+}
+
 // backendWith is backend; alwaysSweep makes up/down sweep the root every
 // time (down does: it is the command that must leave nothing behind).
 func (c *cli) backendWith(ctx context.Context, title string, alwaysSweep bool) (*backend, error) {

@@ -56,11 +56,7 @@ func (c *cli) runAttach(ctx context.Context, service string, o attachOptions) er
 	if err != nil {
 		return err
 	}
-	name, err := c.projectName(ctx)
-	if err != nil {
-		return err
-	}
-	b, err := c.backend(ctx, "Running")
+	name, b, err := c.projectBackend(ctx, "Running")
 	if err != nil {
 		return err
 	}

@@ -21,11 +21,7 @@ func (c *cli) newCommitCommand() *cobra.Command {
 				o.Ref = args[1]
 			}
 			o.DryRun = c.opts.DryRun
-			name, err := c.projectName(ctx)
-			if err != nil {
-				return err
-			}
-			b, err := c.backend(ctx, "Committing")
+			name, b, err := c.projectBackend(ctx, "Committing")
 			if err != nil {
 				return err
 			}

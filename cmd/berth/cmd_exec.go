@@ -28,11 +28,7 @@ func (c *cli) newExecCommand() *cobra.Command {
 		Args:  requiresMinArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			name, err := c.projectName(ctx)
-			if err != nil {
-				return err
-			}
-			b, err := c.backend(ctx, "Running")
+			name, b, err := c.projectBackend(ctx, "Running")
 			if err != nil {
 				return err
 			}

@@ -35,11 +35,7 @@ func (c *cli) runExport(ctx context.Context, service string, index int, output s
 	if output == "" && display.IsTerminal(c.stdout) {
 		return invalidArgument("output option is required when exporting to terminal: use -o FILE or redirect the output")
 	}
-	name, err := c.projectName(ctx)
-	if err != nil {
-		return err
-	}
-	b, err := c.backend(ctx, "Exporting")
+	name, b, err := c.projectBackend(ctx, "Exporting")
 	if err != nil {
 		return err
 	}
