@@ -95,6 +95,11 @@ func (e *Engine) Sweep(ctx context.Context) error {
 	}); err != nil {
 		errs = append(errs, err)
 	}
+	if len(ids) == 0 {
+		// The last removal's try can come too early (a monitor's exit not
+		// yet reaped): the next sweep of an empty root tries again.
+		e.cg.RemoveParentIfUnused()
+	}
 	return errors.Join(errs...)
 }
 
