@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -25,6 +26,9 @@ services:
     stdin_open: true
     tty: true
     command: ["sh"]
+  ticker:
+    image: 127.0.0.1:5000/busybox:1
+    command: ["sh", "-c", "trap 'echo got-int; exit 5' INT; while :; do echo tick; sleep 0.1; done"]
   quiet:
     image: 127.0.0.1:5000/busybox:1
     command: ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
@@ -119,6 +123,30 @@ func TestLifecycleRootAttach(t *testing.T) {
 		t.Fatal("attach shell: the detach keys did not end the attach")
 	}
 
+	// --sig-proxy (the default): berth's SIGINT goes to the container and
+	// the attach lasts until its process exits, with its exit code.
+	var ticks lockedBuffer
+	ended := make(chan int, 1)
+	go func() { ended <- l.runIO(strings.NewReader(""), &ticks, io.Discard, "attach", "ticker") }()
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(ticks.String(), "tick"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("attach ticker: no output: %q", ticks.String())
+		}
+	}
+	// The attach is streaming, so its signal handler is in place: the
+	// test process's SIGINT goes to it, not to the default action.
+	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-ended:
+		if code != 5 || !strings.Contains(ticks.String(), "got-int") {
+			t.Errorf("attach ticker after SIGINT: exit %d, output ends %q; want 5 and got-int", code, tail(ticks.String()))
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("attach ticker: SIGINT did not reach the container")
+	}
+
 	// --no-stdin on a container with stdin: the input is not sent; the
 	// attach ends when the container stops.
 	done := make(chan int, 1)
@@ -140,4 +168,11 @@ func TestLifecycleRootAttach(t *testing.T) {
 	if code == 0 || !strings.Contains(errs, "is not running") || !strings.Contains(errs, "start it first") {
 		t.Errorf("attach to a stopped container: exit %d:\n%s", code, errs)
 	}
+}
+
+func tail(s string) string {
+	if len(s) > 80 {
+		return s[len(s)-80:]
+	}
+	return s
 }

@@ -61,6 +61,12 @@ func (c *cli) runAttach(ctx context.Context, service string, o attachOptions) er
 		return err
 	}
 	b.Close() // attach shows no progress
+	if o.sigProx {
+		// Ctrl-C and SIGTERM go on to the container (below) and do not end
+		// the attach: its process's exit does, or the detach keys.
+		// Without --sig-proxy they detach, as docker's.
+		ctx = context.WithoutCancel(ctx)
+	}
 	ctx, detach := context.WithCancel(ctx)
 	defer detach()
 	restore := func() {}
