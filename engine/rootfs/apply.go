@@ -147,7 +147,8 @@ func (s *Snapshotter) commit(ctx context.Context, tmp, hexID string, info Info) 
 	link := s.chainLink(hexID)
 	tmpLink := link + ".tmp" + strconv.Itoa(os.Getpid())
 	_ = os.Remove(tmpLink)
-	if err := os.Symlink("../"+strconv.Itoa(id), tmpLink); err == nil {
+	err = os.Symlink("../"+strconv.Itoa(id), tmpLink)
+	if err == nil {
 		err = os.Rename(tmpLink, link)
 	}
 	if err != nil {
