@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berthdev/berth/engine/cgroups"
 	"github.com/berthdev/berth/engine/image"
 	"github.com/berthdev/berth/engine/monitor"
 	"github.com/berthdev/berth/engine/mount"
@@ -348,15 +347,6 @@ func (te *testEngine) logs(id string) []string {
 		te.t.Fatalf("logs: %v", err)
 	}
 	return out
-}
-
-// cgroupManager is the cgroups manager the tests inspect.
-func cgroupManager(t *testing.T) *cgroups.Manager {
-	m, err := cgroups.New(cgroups.Options{Root: "/sys/fs/cgroup", Parent: "berth"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
 }
 
 func readJSON(path string, v any) error { return state.ReadJSON(path, v) }

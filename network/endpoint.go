@@ -5,9 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io/fs"
 	"net/netip"
 	"os"
 	"strconv"
@@ -170,30 +168,6 @@ func (m *Manager) tryDetach(ctx context.Context, id string, keep func(*endpointR
 		return false, err
 	}
 	return true, m.deleteEndpoint(ctx, id, rec.Token)
-}
-
-// allNetworks are the names of the root's networks and of networks that
-// still have leases.
-func (m *Manager) allNetworks() ([]string, error) {
-	seen := map[string]bool{}
-	var out []string
-	ls, _ := m.leases.Networks()
-	ents, err := os.ReadDir(m.netDir())
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
-	}
-	for _, e := range ents {
-		if n, ok := strings.CutSuffix(e.Name(), ".json"); ok && !strings.HasPrefix(n, ".") {
-			ls = append(ls, n)
-		}
-	}
-	for _, n := range ls {
-		if !seen[n] {
-			seen[n] = true
-			out = append(out, n)
-		}
-	}
-	return out, nil
 }
 
 // endpointRecords lists the root's records (complete or not), by ID.

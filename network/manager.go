@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/berthdev/berth/internal/names"
 	"io/fs"
 	"log/slog"
 	"maps"
@@ -22,6 +21,7 @@ import (
 	"github.com/containerd/errdefs"
 
 	"github.com/berthdev/berth/engine/state"
+	"github.com/berthdev/berth/internal/names"
 	"github.com/berthdev/berth/network/ipam"
 	"github.com/berthdev/berth/network/nft"
 )
@@ -166,7 +166,6 @@ func checkName(name string) error {
 func (m *Manager) netDir() string             { return m.paths.Networks() }
 func (m *Manager) netFile(name string) string { return filepath.Join(m.netDir(), name+".json") }
 func (m *Manager) rootLock() string           { return filepath.Join(m.netDir(), "lock") }
-func (m *Manager) runDir() string             { return filepath.Join(m.paths.Run, "networks") }
 
 // load reads a network's state; ErrNotFound when it does not exist.
 func (m *Manager) load(name string) (*Network, error) {

@@ -92,13 +92,3 @@ func (l *hostLinks) addVeth(name string, mtu, master int, group uint32, peer str
 	}
 	return 0, nil
 }
-
-// close releases the sockets.
-func (l *hostLinks) close() {
-	if l.h != nil {
-		l.h.Close()
-	}
-	if l.raw != nil {
-		l.raw.Close()
-	}
-}

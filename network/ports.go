@@ -241,10 +241,3 @@ func socketInodes(path, proto string, port uint16, into map[string]bool) {
 		into[fs[9]] = true
 	}
 }
-
-func removeFile(p string) error {
-	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	return nil
-}

@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -412,11 +411,6 @@ func writeInPlace(path string, data []byte) error {
 		return err
 	}
 	return f.Close()
-}
-
-// files are the table's file names (for watching it).
-func (t *table) files() (dir string, names []string) {
-	return filepath.Dir(t.base), []string{filepath.Base(t.slotPath(0)), filepath.Base(t.slotPath(1))}
 }
 
 // heads reads the generation at the head of each file without decoding

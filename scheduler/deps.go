@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -14,9 +13,6 @@ import (
 // conditionRunningOrHealthy is what --wait waits for: healthy when the
 // container has a healthcheck, running otherwise.
 const conditionRunningOrHealthy = "running_or_healthy"
-
-// errNotYet is returned by a condition that is not met yet.
-var errNotYet = errors.New("not yet")
 
 // waitDependencies waits until every depends_on condition of svc holds.
 // containers returns a dependency's current container IDs. Failures use

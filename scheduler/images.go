@@ -3,7 +3,6 @@ package scheduler
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 
@@ -180,16 +179,4 @@ func (s *Service) pullProgress(parent string, quiet bool) func(image.Progress) {
 		s.events.Emit(Event{Resource: pr.ID, Parent: parent, State: st, Status: pr.Status,
 			Current: pr.Current, Total: pr.Total})
 	}
-}
-
-// servicesUsing returns the sorted names of services whose image is ref.
-func servicesUsing(p *types.Project, ref string) []string {
-	var out []string
-	for name, svc := range p.Services {
-		if compose.ImageName(p.Name, svc) == ref {
-			out = append(out, name)
-		}
-	}
-	sort.Strings(out)
-	return out
 }

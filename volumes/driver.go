@@ -71,8 +71,6 @@ func (d driverOpts) isBind() bool {
 	return slices.Contains(d.O, "bind") || slices.Contains(d.O, "rbind")
 }
 
-func (d driverOpts) isTmpfs() bool { return d.Type == "tmpfs" && !d.isBind() }
-
 // validate checks what can be checked before the volume is used: a bind's
 // device is absolute, a filesystem type is one the kernel has.
 func (d driverOpts) validate() error {

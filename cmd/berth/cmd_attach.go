@@ -33,7 +33,7 @@ func (c *cli) newAttachCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "attach [OPTIONS] SERVICE",
 		Short: "Attach local standard input, output, and error streams to a service's running container",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.runAttach(cmd.Context(), args[0], o)
 		},

@@ -13,7 +13,7 @@ func (c *cli) newCommitCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "commit [OPTIONS] SERVICE [REPOSITORY[:TAG]]",
 		Short: "Create a new image from a service container's changes",
-		Args:  cobra.RangeArgs(1, 2),
+		Args:  rangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			o.Service = args[0]

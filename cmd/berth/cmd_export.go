@@ -19,7 +19,7 @@ func (c *cli) newExportCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "export [OPTIONS] SERVICE",
 		Short: "Export a service container's filesystem as a tar archive",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.runExport(cmd.Context(), args[0], index, output)
 		},

@@ -20,7 +20,7 @@ func (c *cli) newScaleCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "scale [SERVICE=REPLICAS...]",
 		Short: "Scale services",
-		Args:  cobra.MinimumNArgs(1),
+		Args:  requiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.runScale(cmd, args, noDeps)
 		},

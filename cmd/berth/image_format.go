@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"text/template"
@@ -278,11 +277,4 @@ func writeTemplate(w io.Writer, format string, items []any, header any) error {
 		return tw.Flush()
 	}
 	return nil
-}
-
-// sortedUnique returns the sorted distinct strings.
-func sortedUnique(in []string) []string {
-	out := slices.Clone(in)
-	slices.Sort(out)
-	return slices.Compact(out)
 }

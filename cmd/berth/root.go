@@ -199,23 +199,3 @@ func (c *cli) newRootCommand() *cobra.Command {
 	root.SuggestionsMinimumDistance = 2
 	return root
 }
-
-// notBuilt is the command that stands in for one whose issue has not landed:
-// it says so in one line and fails, never a silent success.
-func notBuilt(use, short string) *cobra.Command {
-	name := use
-	for i, r := range use {
-		if r == ' ' {
-			name = use[:i]
-			break
-		}
-	}
-	return &cobra.Command{
-		Use:                use,
-		Short:              short + " (not built yet)",
-		DisableFlagParsing: true,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return fmt.Errorf("berth %s: not built yet", name)
-		},
-	}
-}

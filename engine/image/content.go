@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/berthdev/berth/internal/names"
 	"hash"
 	"io"
 	"io/fs"
@@ -17,6 +16,7 @@ import (
 	"github.com/containerd/errdefs"
 
 	"github.com/berthdev/berth/engine/state"
+	"github.com/berthdev/berth/internal/names"
 )
 
 func digestBytes(b []byte) string {
@@ -161,28 +161,6 @@ func (s *Store) blobSize(digest string) int64 {
 		return -1
 	}
 	return fi.Size()
-}
-
-// verifyFile checks that the file at path has digest and size (size < 0:
-// any).
-func verifyFile(path, digest string, size int64) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return err
-	}
-	if size >= 0 && n != size {
-		return fmt.Errorf("size %d, expected %d: %w", n, size, errdefs.ErrDataLoss)
-	}
-	if got := digestOf(h); got != digest {
-		return fmt.Errorf("digest %s, expected %s: %w", got, digest, errdefs.ErrDataLoss)
-	}
-	return nil
 }
 
 // copyCtx copies like io.Copy but stops when ctx is done.

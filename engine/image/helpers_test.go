@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -239,5 +238,3 @@ func loopbackOnly() http.RoundTripper {
 		MaxIdleConnsPerHost: 8,
 	}
 }
-
-var errTest = errors.New("test")

@@ -2,11 +2,12 @@ package image
 
 import (
 	"fmt"
-	"github.com/berthdev/berth/internal/names"
 	"strings"
 
 	"github.com/containerd/errdefs"
 	"github.com/distribution/reference"
+
+	"github.com/berthdev/berth/internal/names"
 )
 
 // NormalizeRef returns ref as docker understands it, fully qualified:
@@ -96,9 +97,4 @@ func registryHost(named reference.Named) string {
 // ("library/postgres").
 func repoPath(named reference.Named) string {
 	return reference.Path(named)
-}
-
-// withoutTag strips tag and digest: "docker.io/library/postgres".
-func withoutTag(named reference.Named) string {
-	return strings.TrimSpace(named.Name())
 }

@@ -40,13 +40,6 @@ func matchNotOIF(name string) []expr.Any {
 	}
 }
 
-func matchNotIIF(name string) []expr.Any {
-	return []expr.Any{
-		&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
-		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: ifname(name)},
-	}
-}
-
 // matchAddr matches the source (src) or destination address against p
 // (a single address when p is a full-length prefix).
 func matchAddr(src bool, p netip.Prefix) []expr.Any {
