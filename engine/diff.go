@@ -79,11 +79,29 @@ func (e *Engine) Diff(ctx context.Context, id string, w io.Writer, opts DiffOpti
 			base = dir
 		}
 		cw := archive.NewChangeWriter(w, upper)
-		if err := cfs.DiffDirChanges(ctx, base, upper, cfs.DiffSourceOverlayFS, cw.HandleChange); err != nil {
+		change := func(k cfs.ChangeKind, p string, f os.FileInfo, err error) error {
+			if err == nil && k != cfs.ChangeKindDelete && isInitPath(p) {
+				return nil
+			}
+			return cw.HandleChange(k, p, f, err)
+		}
+		if err := cfs.DiffDirChanges(ctx, base, upper, cfs.DiffSourceOverlayFS, change); err != nil {
 			return fmt.Errorf("container %s: read its changes: %w", rec.Name, err)
 		}
 		return cw.Close()
 	})
+}
+
+// isInitPath reports the mount points berth's init makes in every
+// container's root (p is "/etc/hosts"…): docker keeps them in an init
+// layer that commit leaves out, and so does Diff: what is in the upper
+// directory there is an empty placeholder, never the container's data.
+func isInitPath(p string) bool {
+	switch p {
+	case "/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/proc", "/sys", "/dev":
+		return true
+	}
+	return strings.HasPrefix(p, "/dev/")
 }
 
 // checkPlainUpper refuses an upper directory whose meaning needs the
