@@ -22,6 +22,7 @@ func (c *cli) newImageCommand() *cobra.Command {
 		c.newImagePushCommand(),
 		c.newImageRmCommand(),
 		c.newImageInspectCommand(),
+		c.newImageHistoryCommand(),
 		c.newImageTagCommand(),
 		c.newImageLoadCommand(),
 		c.newImageSaveCommand(),

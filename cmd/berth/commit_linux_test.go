@@ -49,6 +49,13 @@ func TestLifecycleRootCommit(t *testing.T) {
 		}
 	}
 
+	hist, _ := l.must("image", "history", "berth-test/committed:1")
+	lines := strings.Split(strings.TrimSpace(hist), "\n")
+	if len(lines) < 3 || !strings.Contains(lines[1], "berth commit") || !strings.Contains(lines[1], "first commit") ||
+		strings.HasPrefix(lines[1], "<missing>") || !strings.HasPrefix(lines[2], "<missing>") {
+		t.Errorf("image history: want the commit on top, with the image's ID, over the base's entries:\n%s", hist)
+	}
+
 	// A stopped container commits too.
 	l.must("stop", "app")
 	l.must("commit", "app", "berth-test/committed:2")
