@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/berthdev/berth/engine"
 	"github.com/berthdev/berth/engine/image"
@@ -86,8 +87,17 @@ func TestContainerCommands(t *testing.T) {
 	if _, _, code := run("container", "exec", name, "sh", "-c", "exit 4"); code != 4 {
 		t.Fatalf("exec exit code: %d", code)
 	}
-	if out := mustRun("container", "logs", name); out != "started\n" {
-		t.Fatalf("logs: %q", out)
+	// The line is in the log once the process has written it and the
+	// monitor has read it: on a fast machine, maybe after the commands
+	// above.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		out := mustRun("container", "logs", name)
+		if out == "started\n" {
+			break
+		}
+		if out != "" || time.Now().After(deadline) {
+			t.Fatalf("logs: %q", out)
+		}
 	}
 	if _, errOut, code := run("container", "rm", name); code == 0 || !strings.Contains(errOut, "stop it first") {
 		t.Fatalf("rm of a running container: %d %q", code, errOut)
