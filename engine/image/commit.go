@@ -48,10 +48,8 @@ func (s *Store) Commit(ctx context.Context, base string, layer io.Reader, opts C
 		return nil, fmt.Errorf("commit: the config of %s: %w", base, err)
 	}
 	cfg := processConfig(config, opts.Process)
-	for _, c := range opts.Changes {
-		if err := applyChange(cfg, c); err != nil {
-			return nil, fmt.Errorf("commit: --change %q: %w", c, err)
-		}
+	if err := applyChanges("commit", cfg, opts.Changes); err != nil {
+		return nil, err
 	}
 	release, err := s.holdContent(ctx)
 	if err != nil {

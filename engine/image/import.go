@@ -41,10 +41,8 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*I
 		return nil, err
 	}
 	cfg := map[string]any{}
-	for _, c := range opts.Changes {
-		if err := applyChange(cfg, c); err != nil {
-			return nil, fmt.Errorf("import: --change %q: %w", c, err)
-		}
+	if err := applyChanges("import", cfg, opts.Changes); err != nil {
+		return nil, err
 	}
 	release, err := s.holdContent(ctx)
 	if err != nil {
@@ -114,6 +112,16 @@ func (s *Store) ingestLayer(ctx context.Context, r io.Reader) (diffID string, si
 		return "", 0, err
 	}
 	return w.Commit()
+}
+
+// applyChanges applies --change instructions in order, for op's messages.
+func applyChanges(op string, cfg map[string]any, changes []string) error {
+	for _, c := range changes {
+		if err := applyChange(cfg, c); err != nil {
+			return fmt.Errorf("%s: --change %q: %w", op, c, err)
+		}
+	}
+	return nil
 }
 
 // applyChange applies one Dockerfile instruction to a config's "config"
